@@ -1,0 +1,46 @@
+# The two commands: `make run` and `make test`. Both set up .venv on their own.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: run test lint typecheck pytest bench-engine clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/jenjang db init
+	$(BIN)/jenjang deploy workflows/
+	@echo
+	@echo "Jenjang's database is ready and workflows/ is deployed."
+	@echo "Next: add users and start processes with the CLI, e.g."
+	@echo "  $(BIN)/jenjang users add admin1 --role admin"
+	@echo "  $(BIN)/jenjang processes"
+	@echo "  $(BIN)/jenjang --help"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench-engine: $(STAMP)
+	$(BIN)/python bench/engine_step.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
