@@ -1,0 +1,1 @@
+"""Jenjang's process engine: deploy, run and persist BPMN/DMN with SpiffWorkflow."""
