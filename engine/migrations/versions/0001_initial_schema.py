@@ -38,13 +38,15 @@ def upgrade() -> None:
             batch_op.f("ix_audit_entry_instance_id"), ["instance_id"], unique=False
         )
 
-    op.create_table(
+    audit_head = op.create_table(
         "audit_head",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("last_id", sa.Integer(), nullable=False),
         sa.Column("last_hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    # The chain's head exists from the start, so no two first writers race to create it.
+    op.bulk_insert(audit_head, [{"id": 1, "last_id": 0, "last_hash": "0" * 64}])
     op.create_table(
         "org_unit",
         sa.Column("id", sa.Integer(), nullable=False),
