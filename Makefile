@@ -19,7 +19,9 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/jenjang db init
-	$(BIN)/jenjang deploy workflows/
+	@if ls workflows/*.bpmn workflows/*.dmn >/dev/null 2>&1; then \
+	  $(BIN)/jenjang deploy workflows/; \
+	else echo "workflows/ has no BPMN or DMN files yet: nothing to deploy"; fi
 	@echo
 	@echo "Jenjang's database is ready and workflows/ is deployed."
 	@echo "Next: add users and start processes with the CLI, e.g."
@@ -40,7 +42,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 bench-engine: $(STAMP)
-	$(BIN)/python bench/engine_step.py
+	$(BIN)/python bench/engine_step.py -n 300 --record
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,227 @@
+"""Engine step benchmark: SpiffWorkflow alone (JSON round-trips) vs the Jenjang engine (SQLite).
+
+Runs the same four-user-task process N times both ways in one run and prints p50/p95 per
+user-task step, their ratio, and stored bytes per finished instance. The last line is
+`engine/raw p50 ratio: X.XX`. `--record` writes the figures to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine.db import make_engine, session_factory, upgrade  # noqa: E402
+from engine.deploy import deploy  # noqa: E402
+from engine.models import AuditEntry, Instance, TaskModel  # noqa: E402
+from engine.runtime import complete_task, start_instance  # noqa: E402
+from engine.users import add_user, get_user  # noqa: E402
+
+BPMN = ROOT / "tests" / "data" / "four_tasks.bpmn"
+PROCESS = "four_tasks"
+START_DATA = {"skip": False, "nik": "3372010101900001", "nama": "Budi Santoso"}
+STEP_DATA = {"catatan": "lengkap", "nilai": 85, "disetujui": True}
+SECTION = "## Engine step (engine vs SpiffWorkflow alone)"
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The pct-th percentile (nearest rank) of values."""
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def progress(label: str, done: int, total: int) -> None:
+    """A one-line progress bar on stderr."""
+    width = 30
+    filled = width * done // total
+    bar = "#" * filled + "-" * (width - filled)
+    end = "\n" if done == total else ""
+    print(f"\r{label:8} [{bar}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+def run_raw(n: int) -> tuple[list[float], int]:
+    """SpiffWorkflow alone: deserialize, run the user task, engine steps, serialize."""
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    parser.add_bpmn_file(str(BPMN))
+    spec = parser.get_spec(PROCESS)
+    subs = parser.get_subprocess_specs(PROCESS)
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    steps: list[float] = []
+    size = 0
+    for i in range(n):
+        wf = BpmnWorkflow(spec, subs)
+        wf.task_tree.data.update(START_DATA)
+        wf.do_engine_steps()
+        state = serializer.serialize_json(wf)
+        while True:
+            t0 = time.perf_counter()
+            wf = serializer.deserialize_json(state)
+            ready = wf.get_tasks(state=TaskState.READY, manual=True)
+            if not ready:
+                break
+            ready[0].data.update(STEP_DATA)
+            ready[0].run()
+            wf.do_engine_steps()
+            state = serializer.serialize_json(wf)
+            steps.append(time.perf_counter() - t0)
+        assert wf.is_completed()
+        size = len(state.encode("utf-8"))
+        progress("raw", i + 1, n)
+    return steps, size
+
+
+def run_engine(n: int, url: str) -> tuple[list[float], dict[str, int]]:
+    """The engine: one transaction per step on a real database, committed."""
+    engine = make_engine(url)
+    upgrade(engine)
+    factory = session_factory(engine)
+    with factory() as s, s.begin():
+        deploy(s, [(BPMN.name, BPMN.read_bytes())], "bench")
+        add_user(s, "staf1", ["staf"])
+    steps: list[float] = []
+    instance_ids: list[int] = []
+    with factory() as s:
+        actor = get_user(s, "staf1")  # the signed-in user, as a web request already has it
+    for i in range(n):
+        with factory() as s, s.begin():
+            inst = start_instance(s, PROCESS, actor, dict(START_DATA))
+            instance_ids.append(inst.id)
+        while True:
+            with factory() as s:
+                task_id = s.scalar(
+                    select(TaskModel.id).where(
+                        TaskModel.instance_id == inst.id, TaskModel.completed_at.is_(None)
+                    )
+                )
+            if task_id is None:
+                break
+            t0 = time.perf_counter()
+            with factory() as s, s.begin():
+                complete_task(s, task_id, actor, dict(STEP_DATA))
+            steps.append(time.perf_counter() - t0)
+        progress("engine", i + 1, n)
+    with factory() as s:
+        last = s.get(Instance, instance_ids[-1])
+        assert last is not None and last.state == "completed", last and last.state
+        sizes = _stored_bytes(s, last.id)
+    engine.dispose()
+    return steps, sizes
+
+
+def _stored_bytes(session: Any, instance_id: int) -> dict[str, int]:
+    """Bytes a finished instance stores: its state blob, task rows and audit rows."""
+    inst = session.get(Instance, instance_id)
+    state = len(inst.workflow_state)
+    tasks = session.scalars(select(TaskModel).where(TaskModel.instance_id == instance_id)).all()
+    task_bytes = sum(
+        len(str(v).encode())
+        for t in tasks
+        for v in (
+            t.spiff_task_id,
+            t.element_id,
+            t.name,
+            t.process_key,
+            t.business_key,
+            t.role,
+            t.form_key,
+            t.created_at,
+            t.completed_at,
+            t.outcome,
+        )
+        if v is not None
+    ) + 8 * 6 * len(tasks)
+    audits = session.scalars(select(AuditEntry).where(AuditEntry.instance_id == instance_id)).all()
+    audit_bytes = sum(
+        len(a.detail) + len(a.actor) + len(a.action) + 2 * 64 + 8 * 4 + len(a.element_id or "")
+        for a in audits
+    )
+    count = session.scalar(select(func.count()).select_from(Instance))
+    return {
+        "state": state,
+        "tasks": task_bytes,
+        "audit": audit_bytes,
+        "total": state + task_bytes + audit_bytes + 120,
+        "instances": count,
+    }
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def record(lines: list[str], command: str) -> None:
+    """Replace this benchmark's section of docs/benchmarks.md."""
+    path = ROOT / "docs" / "benchmarks.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    body = (
+        f"{SECTION}\n\n"
+        f"Command: `{command}`  \n"
+        f"Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, SQLite file (WAL)\n\n"
+        "```\n" + "\n".join(lines) + "\n```\n"
+    )
+    if SECTION in text:
+        head, _, rest = text.partition(SECTION)
+        tail = rest.split("\n## ", 1)
+        text = head + body + ("\n## " + tail[1] if len(tail) > 1 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + body
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run both sides and print the comparison."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("-n", type=int, default=300, help="instances per side (default 300)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run under a minute (n=40)")
+    ap.add_argument("--url", help="database URL for the engine side (default: a temp SQLite file)")
+    ap.add_argument("--record", action="store_true", help="write results to docs/benchmarks.md")
+    args = ap.parse_args(argv)
+    n = 40 if args.quick else args.n
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.url or f"sqlite:///{tmp}/bench.db"
+        raw_steps, raw_bytes = run_raw(n)
+        eng_steps, sizes = run_engine(n, url)
+    raw_p50, eng_p50 = statistics.median(raw_steps), statistics.median(eng_steps)
+    ratio = eng_p50 / raw_p50
+    lines = [
+        f"instances per side: {n}, user-task steps per side: {len(raw_steps)}",
+        f"SpiffWorkflow alone (JSON round-trip per step): p50 {_ms(raw_p50)}, "
+        f"p95 {_ms(percentile(raw_steps, 95))}",
+        f"Jenjang engine (SQLite, commit per step):        p50 {_ms(eng_p50)}, "
+        f"p95 {_ms(percentile(eng_steps, 95))}",
+        f"bytes per finished instance: SpiffWorkflow JSON {raw_bytes} B; "
+        f"engine state {sizes['state']} B "
+        f"(state + task rows + audit rows ~{sizes['total']} B)",
+        f"engine/raw state bytes: {sizes['state'] / raw_bytes:.2f}; "
+        f"all rows/raw: {sizes['total'] / raw_bytes:.2f}",
+        f"engine/raw p50 ratio: {ratio:.2f}",
+    ]
+    for line in lines:
+        print(line)
+    if args.record:
+        command = "python bench/engine_step.py" + (" --quick" if args.quick else f" -n {n}")
+        record(lines, command + " --record")
+
+
+if __name__ == "__main__":
+    main()
