@@ -1,0 +1,156 @@
+"""Read-side queries: processes, inboxes, instance summaries (plain dicts, no workflow loading)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from engine.deploy import latest_decisions, latest_processes
+from engine.models import AuditEntry, Instance, TaskModel, User
+from engine.runtime import get_instance
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="seconds") if value is not None else None
+
+
+def list_processes(session: Session) -> list[dict[str, Any]]:
+    """Every deployed process (latest version) and decision, with instance counts."""
+    counts = dict(
+        session.execute(
+            select(Instance.process_key, func.count())
+            .where(Instance.state.in_(("running", "waiting", "error")))
+            .group_by(Instance.process_key)
+        ).all()
+    )
+    out: list[dict[str, Any]] = [
+        {
+            "kind": "process",
+            "key": pv.key,
+            "name": pv.name,
+            "version": pv.version,
+            "dialect": pv.dialect,
+            "deployed_by": pv.deployed_by,
+            "deployed_at": _iso(pv.deployed_at),
+            "active_instances": counts.get(pv.key, 0),
+            "warnings": pv.warnings,
+        }
+        for pv in sorted(latest_processes(session).values(), key=lambda p: p.key)
+    ]
+    out += [
+        {
+            "kind": "decision",
+            "key": dv.key,
+            "name": dv.name,
+            "version": dv.version,
+            "deployed_by": dv.deployed_by,
+            "deployed_at": _iso(dv.deployed_at),
+        }
+        for dv in sorted(latest_decisions(session).values(), key=lambda d: d.key)
+    ]
+    return out
+
+
+def actionable_filter(user: User) -> ColumnElement[bool]:
+    """SQL condition: open tasks this user may claim or complete."""
+    if "admin" in user.role_names:
+        return TaskModel.completed_at.is_(None)
+    mine = or_(TaskModel.assignee_id == user.id, TaskModel.claimed_by_id == user.id)
+    by_role = and_(
+        TaskModel.assignee_id.is_(None),
+        TaskModel.claimed_by_id.is_(None),
+        TaskModel.role.in_(sorted(user.role_names) or [""]),
+    )
+    return and_(TaskModel.completed_at.is_(None), or_(mine, by_role))
+
+
+def task_dict(row: TaskModel, names: dict[int, str]) -> dict[str, Any]:
+    """A task row as plain data."""
+    return {
+        "id": row.id,
+        "instance_id": row.instance_id,
+        "process": row.process_key,
+        "business_key": row.business_key,
+        "element_id": row.element_id,
+        "name": row.name,
+        "role": row.role,
+        "assignee": names.get(row.assignee_id) if row.assignee_id else None,
+        "form_key": row.form_key,
+        "due_at": _iso(row.due_at),
+        "created_at": _iso(row.created_at),
+        "claimed_by": names.get(row.claimed_by_id) if row.claimed_by_id else None,
+        "completed_by": names.get(row.completed_by_id) if row.completed_by_id else None,
+        "completed_at": _iso(row.completed_at),
+        "outcome": row.outcome,
+    }
+
+
+def _names(session: Session, rows: list[TaskModel]) -> dict[int, str]:
+    ids = {i for r in rows for i in (r.assignee_id, r.claimed_by_id, r.completed_by_id) if i}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
+
+
+def list_tasks(
+    session: Session,
+    *,
+    role: str | None = None,
+    user: User | None = None,
+    instance_id: int | None = None,
+    include_done: bool = False,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Tasks filtered by role, by who may act, or by instance; open ones unless include_done."""
+    query = select(TaskModel)
+    if not include_done:
+        query = query.where(TaskModel.completed_at.is_(None))
+    if role:
+        query = query.where(TaskModel.role == role)
+    if user is not None:
+        query = query.where(actionable_filter(user))
+    if instance_id is not None:
+        query = query.where(TaskModel.instance_id == instance_id)
+    rows = list(session.scalars(query.order_by(TaskModel.created_at, TaskModel.id).limit(limit)))
+    names = _names(session, rows)
+    return [task_dict(r, names) for r in rows]
+
+
+def instance_summary(session: Session, instance_id: int) -> dict[str, Any]:
+    """State, version, open tasks and history of one instance."""
+    inst = get_instance(session, instance_id)
+    starter = aliased(User)
+    started_by = session.scalar(select(starter.username).where(starter.id == inst.started_by_id))
+    history = session.scalars(
+        select(AuditEntry).where(AuditEntry.instance_id == inst.id).order_by(AuditEntry.id)
+    ).all()
+    return {
+        "id": inst.id,
+        "process": inst.process_key,
+        "version": inst.process_version.version,
+        "business_key": inst.business_key,
+        "state": inst.state,
+        "started_by": started_by,
+        "started_at": _iso(inst.started_at),
+        "updated_at": _iso(inst.updated_at),
+        "ended_at": _iso(inst.ended_at),
+        "error": (
+            {"element": inst.error_element, "message": inst.error_message}
+            if inst.state == "error"
+            else None
+        ),
+        "open_tasks": list_tasks(session, instance_id=inst.id),
+        "history": [
+            {
+                "at": _iso(h.at),
+                "actor": h.actor,
+                "action": h.action,
+                "element": h.element_id,
+                "task_id": h.task_id,
+                "detail": h.detail,
+            }
+            for h in history
+        ],
+    }
