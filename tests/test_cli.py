@@ -67,7 +67,8 @@ def test_full_journey_through_the_cli(cli: Cli) -> None:
     cli("db", "init")  # idempotent
     cli("users", "add", "atasan1", "--role", "atasan", "--unit", "bidang_a")
     cli("users", "add", "pegawai1", "--role", "pegawai", "--supervisor", "atasan1")
-    cli("users", "add", "admin1", "--role", "admin")
+    added = cli("users", "add", "admin1", "--role", "admin,pemilik_proses", "--role", "ppk")
+    assert added.stdout.strip() == "added admin1 (admin, pemilik_proses, ppk)"
     out = cli("deploy", str(DATA / "cuti.bpmn"), str(DATA / "nilai.dmn")).stdout
     assert out.splitlines() == ["deployed predikat_nilai v1", "deployed cuti v1"]
     assert "unchanged cuti v1" in cli("deploy", str(DATA / "cuti.bpmn")).stdout

@@ -122,7 +122,9 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("name")
-@click.option("--role", "roles", multiple=True, help="Role (lane) the user holds; repeatable.")
+@click.option(
+    "--role", "roles", multiple=True, help="Role (lane) the user holds; repeat or comma-separate."
+)
 @click.option("--unit", help="Org unit code (created if missing).")
 @click.option("--supervisor", help="Username of the direct supervisor (atasan).")
 @click.option("--full-name", default="", help="Display name.")
@@ -138,9 +140,10 @@ def users_add(
     email: str | None,
 ) -> None:
     """Add a user with roles, unit and supervisor."""
+    role_list = [r.strip() for value in roles for r in value.split(",") if r.strip()]
     with ctx.transaction() as s:
         user = add_user(
-            s, name, list(roles), unit=unit, supervisor=supervisor, full_name=full_name, email=email
+            s, name, role_list, unit=unit, supervisor=supervisor, full_name=full_name, email=email
         )
         click.echo(f"added {user.username} ({', '.join(sorted(user.role_names)) or 'no roles'})")
 
