@@ -207,3 +207,11 @@ def test_call_activity_to_a_process_deployed_earlier(session: Session) -> None:
     plain = caller.replace(b'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" ', b"")
     result = deploy(session, [("caller.bpmn", plain)], "pemilik1")
     assert [str(i) for i in result.items] == ["deployed p v1"]
+
+
+def test_dmn_membership_entry_without_placeholder_is_refused_with_a_hint(session: Session) -> None:
+    dmn = (DATA / "nilai.dmn").read_bytes().replace(b"&gt;= 80", b"in [80, 90]")
+    assert _rejected(session, [("nilai.dmn", dmn)]) == [
+        "nilai.dmn: r_tinggi: input entry 'in [80, 90]' does not compile; "
+        "write '? in [80, 90]' to compare with the input"
+    ]
