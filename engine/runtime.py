@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit
+from engine import audit, services
 from engine.errors import (
     InstanceNotFound,
     InvalidInput,
@@ -46,7 +47,22 @@ ACTIVE_STATES = (RUNNING, WAITING)
 ADMIN_ROLE = "admin"
 MAX_DATA_BYTES = 1_000_000
 
-SCRIPT_ENGINE = ScriptEngine(max_data_bytes=MAX_DATA_BYTES)
+
+class EngineScriptEngine(ScriptEngine):
+    """The sandboxed script engine; service tasks call the engine's registered services."""
+
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
+        """Run the named service in the current step's transaction (inside a savepoint)."""
+        name = kwargs.get("operation_name", "")
+        try:
+            return services.call(name, kwargs.get("operation_params") or {})
+        except Exception as err:
+            raise WorkflowTaskException(
+                f"service '{name}' failed: {one_line(err)}", task=task, exception=err
+            ) from err
+
+
+SCRIPT_ENGINE = EngineScriptEngine(max_data_bytes=MAX_DATA_BYTES)
 SPEC_CACHE = SpecCache()
 
 # The hot path writes with statements built once (statement construction and the ORM unit of
@@ -286,7 +302,9 @@ class Step:
             self.wf.refresh_timers()
             self.wf.do_engine_steps()
 
-        _run_step(self.instance, work)
+        context = services.ServiceContext(self.session, self.instance.id, self.now)
+        with services.bound(context):
+            _run_step(self.instance, work)
         self.ready_now = self._ready()
         if self.instance.state != ERROR:
             self.instance.state = _derive_state(self.wf, self.ready_now)

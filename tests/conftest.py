@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+import engine.hr  # noqa: F401  registers the HR tables (truncated between tests)
 from engine.db import make_engine, session_factory, upgrade
 from engine.deploy import DeployResult, deploy
 from engine.models import Base, User

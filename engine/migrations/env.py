@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import engine.hr  # noqa: F401  registers the HR tables on Base.metadata
 from engine.models import Base
 
 config = context.config

@@ -10,6 +10,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from engine.errors import Problem
 from engine.sandbox import check_source
+from engine.services import SERVICES
 from engine.sources import CAMUNDA_NS, SourceDoc, one_line
 from engine.validation.messages import _eid
 
@@ -131,6 +132,16 @@ def _static_checks(
                 )
             elif ref not in decisions:
                 problems.append(Problem(doc.name, _eid(task), f"decision '{ref}' is not deployed"))
+        for task in doc.xpath(".//bpmn:serviceTask", proc):
+            operators = doc.xpath(
+                "./bpmn:extensionElements/spiffworkflow:serviceTaskOperator", task
+            )
+            name = operators[0].get("id") if operators else None
+            if name and name not in SERVICES:
+                known = ", ".join(sorted(SERVICES))
+                problems.append(
+                    Problem(doc.name, _eid(task), f"unknown service '{name}' (known: {known})")
+                )
         for call in doc.xpath(".//bpmn:callActivity", proc):
             called = call.get("calledElement")
             if not called:
