@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -17,12 +17,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql import text
 
+from engine import clock
+
 OPEN = text("completed_at IS NULL")
 
 
 def utcnow() -> datetime:
     """The current time as naive UTC (stored the same way on SQLite and PostgreSQL)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    return clock.utcnow()
 
 
 class Base(DeclarativeBase):
@@ -152,6 +154,7 @@ class Instance(Base):
     error_element: Mapped[str | None] = mapped_column(String(255))
     error_message: Mapped[str | None] = mapped_column(Text)
     workflow_state: Mapped[bytes] = mapped_column(LargeBinary)
+    next_timer_at: Mapped[datetime | None] = mapped_column(index=True)  # earliest waiting timer
     lock_version: Mapped[int] = mapped_column(default=1)
 
     process_version: Mapped[ProcessVersion] = relationship(lazy="joined")

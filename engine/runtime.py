@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, services
+from engine import audit, clock, services
 from engine.errors import (
     InstanceNotFound,
     InvalidInput,
@@ -63,12 +63,14 @@ class EngineScriptEngine(ScriptEngine):
 
 
 SCRIPT_ENGINE = EngineScriptEngine(max_data_bytes=MAX_DATA_BYTES)
+clock.install()
 SPEC_CACHE = SpecCache()
 
 # The hot path writes with statements built once (statement construction and the ORM unit of
 # work cost more than the database itself); the ORM objects are then marked as committed.
 INSTANCE_COLUMNS = (
     "state",
+    "next_timer_at",
     "error_element",
     "error_message",
     "workflow_state",
@@ -212,6 +214,28 @@ def _run_step(instance: Instance, action: Callable[[], None]) -> None:
         instance.error_message = one_line(f"{exc.__class__.__name__}: {exc}")[:2000]
 
 
+TIMER_EVENTS = {
+    "DurationTimerEventDefinition",
+    "TimeDateEventDefinition",
+    "CycleTimerEventDefinition",
+}
+
+
+def next_timer(wf: BpmnWorkflow) -> datetime | None:
+    """When the earliest waiting timer of a workflow is due (naive UTC), if any."""
+    due: list[datetime] = []
+    for event in wf.waiting_events():
+        if event.event_type in TIMER_EVENTS and isinstance(event.value, str):
+            try:
+                moment = datetime.fromisoformat(event.value)
+            except ValueError:
+                continue
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(UTC).replace(tzinfo=None)
+            due.append(moment)
+    return min(due) if due else None
+
+
 def _derive_state(wf: BpmnWorkflow, ready: list[Any]) -> str:
     if wf.is_completed():
         return COMPLETED
@@ -316,6 +340,7 @@ class Step:
         inst = self.instance
         inst.workflow_state = dump_workflow(self.version.dialect, self.wf)
         inst.updated_at = self.now
+        inst.next_timer_at = next_timer(self.wf) if inst.state in ACTIVE_STATES else None
         if inst.state in (COMPLETED, CANCELLED):
             inst.ended_at = self.now
         if inst.state == ERROR:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -20,6 +22,7 @@ from engine.db import make_engine, session_factory, upgrade
 from engine.decisions import decide
 from engine.deploy import deploy
 from engine.errors import DeploymentRejected, JenjangError
+from engine.models import utcnow
 from engine.queries import instance_summary, list_processes, list_tasks
 from engine.runtime import (
     cancel_instance,
@@ -30,6 +33,7 @@ from engine.runtime import (
     unclaim_task,
 )
 from engine.sources import one_line
+from engine.timers import due_instances, fire_timers
 from engine.users import add_user, get_user
 
 
@@ -354,6 +358,42 @@ def decide_cmd(ctx: Context, decision_id: str, data: str, version: int | None) -
     with ctx.transaction() as s:
         result = decide(s, decision_id, payload, version)
     click.echo(json.dumps(result, ensure_ascii=False, default=str))
+
+
+@cli.command("worker")
+@click.option("--once", is_flag=True, help="Run what is due now and exit.")
+@click.option("--now", "now_text", help="Act as if it were this ISO time (UTC), e.g. to catch up.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between polls.")
+@pass_ctx
+def worker_cmd(ctx: Context, once: bool, now_text: str | None, interval: float) -> None:
+    """Fire due timers (one transaction per instance); with --once, a single pass."""
+    fixed = _parse_now(now_text) if now_text else None
+    while True:
+        moment = fixed or utcnow()
+        with ctx.transaction() as s:
+            due = due_instances(s, moment)
+        for instance_id in due:
+            try:
+                with ctx.transaction() as s:
+                    fired = fire_timers(s, instance_id, moment)
+            except JenjangError as exc:  # another worker or user got there first
+                click.echo(f"instance {instance_id}: {exc}", err=True)
+                continue
+            if fired:
+                click.echo(f"instance {instance_id}: fired {', '.join(fired)}")
+        if once:
+            return
+        time.sleep(interval)
+
+
+def _parse_now(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--now '{text}' is not an ISO date/time (e.g. 2026-12-01T08:00:00)")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 @cli.group("audit")

@@ -1,0 +1,67 @@
+"""Firing due timers: instances whose earliest timer is due run on, one transaction each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.models import Instance
+from engine.runtime import ACTIVE_STATES, TIMER_EVENTS, Step, get_instance
+
+SYSTEM_ACTOR = "sistem"
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """The engine acting on its own (timers): recorded as 'sistem' in the audit trail."""
+
+    username: str = SYSTEM_ACTOR
+    id: int | None = None
+
+    @property
+    def role_names(self) -> set[str]:
+        """The system may do what an admin may."""
+        return {"admin"}
+
+
+def due_instances(session: Session, now: datetime, limit: int = 100) -> list[int]:
+    """Ids of active instances whose earliest timer is due at `now` (naive UTC), oldest first."""
+    return list(
+        session.scalars(
+            select(Instance.id)
+            .where(Instance.state.in_(ACTIVE_STATES), Instance.next_timer_at <= now)
+            .order_by(Instance.next_timer_at, Instance.id)
+            .limit(limit)
+        )
+    )
+
+
+def _waiting_timers(step: Step) -> dict[str, str]:
+    return {
+        str(t.id): t.task_spec.bpmn_id or t.task_spec.name
+        for t in step.wf.get_tasks(state=TaskState.WAITING)
+        if type(getattr(t.task_spec, "event_definition", None)).__name__ in TIMER_EVENTS
+    }
+
+
+def fire_timers(session: Session, instance_id: int, now: datetime) -> list[str]:
+    """Run an instance on at `now` so its due timers fire; the element ids that fired."""
+    with clock.at(now):
+        instance = get_instance(session, instance_id)
+        due = instance.next_timer_at
+        if instance.state not in ACTIVE_STATES or due is None or due > clock.utcnow():
+            return []
+        step = Step(session, instance)
+        before = _waiting_timers(step)
+        step.run(lambda: None)
+        after = _waiting_timers(step)
+        fired = sorted({element for tid, element in before.items() if tid not in after})
+        actor = SystemActor()
+        step.record(actor, "timer", detail={"fired": fired, "now": now.isoformat()})  # type: ignore[arg-type]
+        step.persist(actor)  # type: ignore[arg-type]
+        return fired

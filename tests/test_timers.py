@@ -1,0 +1,72 @@
+"""Timers fire at the engine clock's time; `jenjang worker --once --now` catches up, no sleep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from engine.models import AuditEntry, Instance, utcnow
+from engine.queries import list_tasks
+from engine.runtime import complete_task, start_instance
+from engine.timers import due_instances, fire_timers
+from tests.conftest import deploy_files, make_user
+
+
+@pytest.fixture
+def waiting(session: Session) -> Instance:
+    """An ujian instance waiting one hour (PT1H) for its announcement timer."""
+    deploy_files(session, "nilai.dmn", "camunda_ujian.bpmn")
+    admin = make_user(session, "admin1", "admin")
+    inst = start_instance(session, "ujian", admin, {})
+    [task] = list_tasks(session, instance_id=inst.id)
+    complete_task(session, task["id"], admin, {"skor": 70})
+    session.commit()
+    session.expire_all()
+    inst = session.get(Instance, inst.id)
+    assert inst is not None and inst.state == "waiting"
+    return inst
+
+
+def test_waiting_instance_knows_when_its_timer_is_due(session: Session, waiting: Instance) -> None:
+    assert waiting.next_timer_at is not None
+    assert timedelta(minutes=59) < waiting.next_timer_at - utcnow() <= timedelta(hours=1)
+
+
+def test_timer_does_not_fire_early(session: Session, waiting: Instance) -> None:
+    early = utcnow() + timedelta(minutes=30)
+    assert due_instances(session, early) == []
+    assert fire_timers(session, waiting.id, early) == []
+
+
+def test_timer_fires_at_the_given_time_and_the_instance_completes(
+    session: Session, waiting: Instance
+) -> None:
+    later = utcnow() + timedelta(hours=2)
+    assert due_instances(session, later) == [waiting.id]
+    assert fire_timers(session, waiting.id, later) == ["tunggu"]
+    session.commit()
+    session.expire_all()
+    inst = session.get(Instance, waiting.id)
+    assert inst is not None and inst.state == "completed" and inst.next_timer_at is None
+    assert due_instances(session, later) == []
+    timer_row = session.query(AuditEntry).filter_by(action="timer").one()
+    assert timer_row.actor == "sistem" and '"fired": ["tunggu"]' in timer_row.detail
+
+
+def test_worker_once_with_now(
+    session: Session,
+    waiting: Instance,
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from webui.cli import main
+
+    monkeypatch.setenv("JENJANG_DATABASE_URL", db_url)
+    later = (utcnow() + timedelta(days=1)).isoformat(timespec="seconds")
+    main(["worker", "--once", "--now", later])
+    assert capsys.readouterr().out.strip() == f"instance {waiting.id}: fired tunggu"
+    session.rollback()  # end this session's read snapshot to see the worker's commit
+    assert session.get(Instance, waiting.id).state == "completed"  # type: ignore[union-attr]
