@@ -1,0 +1,65 @@
+"""Helpers for process tests: drive tasks through the real forms, as the web layer will."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.models import TaskModel, User
+from engine.queries import list_tasks
+from engine.runtime import Outcome, complete_task
+
+
+def open_tasks(session: Session, instance_id: int) -> list[dict[str, Any]]:
+    """The open tasks of an instance, oldest first."""
+    return list_tasks(session, instance_id=instance_id)
+
+
+def only_task(session: Session, instance_id: int, element_id: str | None = None) -> TaskModel:
+    """The single open task of an instance (optionally checking its element id)."""
+    tasks = open_tasks(session, instance_id)
+    assert len(tasks) == 1, [t["element_id"] for t in tasks]
+    if element_id is not None:
+        assert tasks[0]["element_id"] == element_id, tasks[0]["element_id"]
+    row = session.get(TaskModel, tasks[0]["id"])
+    assert row is not None
+    return row
+
+
+def submit(
+    session: Session,
+    task: TaskModel,
+    user: User,
+    data: dict[str, Any],
+    files: dict[str, tuple[str, bytes]] | None = None,
+) -> Outcome:
+    """Validate data with the task's form (by form key) and complete the task; commits."""
+    import forms
+
+    result = forms.validate(task.form_key or "", data, files)
+    assert result.ok, result.errors
+    outcome = complete_task(session, task.id, user, result.data)
+    session.commit()
+    return outcome
+
+
+def form_errors(
+    task: TaskModel, data: dict[str, Any], files: dict[str, tuple[str, bytes]] | None = None
+) -> dict[str, list[str]]:
+    """The per-field errors the task's form gives for this input (empty if valid)."""
+    import forms
+
+    result = forms.validate(task.form_key or "", data, files)
+    return dict(result.errors)
+
+
+def deploy_workflows(session: Session, *names: str, actor: str = "pemilik1") -> None:
+    """Deploy files from workflows/ (e.g. "pelatihan.bpmn", "keputusan_pelatihan.dmn"); commits."""
+    from pathlib import Path
+
+    from engine.deploy import deploy
+
+    root = Path(__file__).resolve().parents[1] / "workflows"
+    deploy(session, [(name, (root / name).read_bytes()) for name in names], actor)
+    session.commit()
