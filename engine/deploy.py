@@ -223,7 +223,7 @@ def _fingerprint(
     processes: dict[str, ProcessVersion],
 ) -> str:
     """sha256 of the XML and of what it pins: decisions and called processes."""
-    parts = [parsed.doc.sha256]
+    parts = [f"process:{parsed.key}", parsed.doc.sha256]  # one file may hold several processes
     parts += [f"decision:{k}:{decision_shas.get(k, '')}" for k in sorted(parsed.decisions)]
     batch_docs = {p.key: p.doc.sha256 for p in batch}
     for called in sorted(parsed.called):

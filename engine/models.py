@@ -241,3 +241,29 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     last_id: Mapped[int] = mapped_column(default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class MessageSubscription(Base):
+    """A message an instance waits for, with its correlation key (rewritten on every step)."""
+
+    __tablename__ = "message_subscription"
+    __table_args__ = (Index("ix_subscription_lookup", "message_name", "correlation_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    message_name: Mapped[str] = mapped_column(String(255))
+    correlation_key: Mapped[str] = mapped_column(String(1000))
+
+
+class PendingMessage(Base):
+    """A thrown message nothing waited for yet: kept and delivered when a catch appears."""
+
+    __tablename__ = "pending_message"
+    __table_args__ = (Index("ix_pending_lookup", "message_name", "correlation_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_name: Mapped[str] = mapped_column(String(255))
+    correlation_key: Mapped[str] = mapped_column(String(1000))
+    payload: Mapped[str] = mapped_column(Text)
+    sender_instance_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, clock, services
+from engine import audit, clock, messages, services
 from engine.errors import (
     InstanceNotFound,
     InvalidInput,
@@ -307,6 +308,11 @@ class Step:
         self.rows_known = instance.state != ERROR
         self.ready_now = self._ready()
         self.ready_before = {str(t.id) for t in self.ready_now}
+        self.subscriptions_before = (
+            set(messages.waiting(self.wf)) if instance.workflow_state else set()
+        )
+        self.new_subscriptions: set[messages.Subscription] = set()
+        self.outbox: list[Any] = []
         self.completed_rows: list[TaskModel] = []
 
     def _ready(self) -> list[Any]:
@@ -329,6 +335,11 @@ class Step:
         context = services.ServiceContext(self.session, self.instance.id, self.now)
         with services.bound(context):
             _run_step(self.instance, work)
+        self.outbox += [
+            e
+            for e in self.wf.get_events()
+            if isinstance(e.event_definition, MessageEventDefinition)
+        ]
         self.ready_now = self._ready()
         if self.instance.state != ERROR:
             self.instance.state = _derive_state(self.wf, self.ready_now)
@@ -383,6 +394,10 @@ class Step:
                 ("completed_at", "completed_by_id", "claimed_by_id", "claimed_at", "outcome"),
             )
         self._sync_tasks(actor, conn)
+        waits = set(messages.waiting(self.wf)) if inst.state in ACTIVE_STATES else set()
+        messages.sync_subscriptions(self.session, inst.id, self.subscriptions_before, waits)
+        self.new_subscriptions = waits - self.subscriptions_before
+        self.subscriptions_before = waits
         self.flush()  # anything else pending in the session (normally nothing)
         audit.write(self.session, self.audits)
         self.audits = []
@@ -520,6 +535,7 @@ def start_instance(
     )
     step.run(lambda: None)
     step.persist(actor)
+    messages.after_step(session, step, actor)
     return instance
 
 
@@ -651,6 +667,7 @@ def complete_task(
         actor, "completed", task_id=row.id, element_id=row.element_id, detail={"data": data}
     )
     step.persist(actor)
+    messages.after_step(session, step, actor)
     return Outcome(instance.id, instance.state, instance.error_element, instance.error_message)
 
 
@@ -698,4 +715,5 @@ def retry_instance(
     instance.state = RUNNING
     step.run(again)
     step.persist(actor)
+    messages.after_step(session, step, actor)
     return instance

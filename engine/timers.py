@@ -9,7 +9,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import clock, messages
 from engine.models import Instance
 from engine.runtime import ACTIVE_STATES, TIMER_EVENTS, Step, get_instance
 
@@ -64,4 +64,5 @@ def fire_timers(session: Session, instance_id: int, now: datetime) -> list[str]:
         actor = SystemActor()
         step.record(actor, "timer", detail={"fired": fired, "now": now.isoformat()})  # type: ignore[arg-type]
         step.persist(actor)  # type: ignore[arg-type]
+        messages.after_step(session, step, actor)
         return fired

@@ -22,6 +22,7 @@ from engine.db import make_engine, session_factory, upgrade
 from engine.decisions import decide
 from engine.deploy import deploy
 from engine.errors import DeploymentRejected, JenjangError
+from engine.messages import send_message
 from engine.models import utcnow
 from engine.queries import instance_summary, list_processes, list_tasks
 from engine.runtime import (
@@ -33,7 +34,7 @@ from engine.runtime import (
     unclaim_task,
 )
 from engine.sources import one_line
-from engine.timers import due_instances, fire_timers
+from engine.timers import SYSTEM_ACTOR, SystemActor, due_instances, fire_timers
 from engine.users import add_user, get_user
 
 
@@ -358,6 +359,27 @@ def decide_cmd(ctx: Context, decision_id: str, data: str, version: int | None) -
     with ctx.transaction() as s:
         result = decide(s, decision_id, payload, version)
     click.echo(json.dumps(result, ensure_ascii=False, default=str))
+
+
+@cli.command("message")
+@click.argument("name")
+@click.option(
+    "--correlation", required=True, help='Correlation values, e.g. {"formasi_id": "F-1"}.'
+)
+@click.option("--data", help="Message data as a JSON object.")
+@click.option("--as", "actor", default="sistem", help="Who sends it (recorded in the audit).")
+@pass_ctx
+def message_cmd(ctx: Context, name: str, correlation: str, data: str | None, actor: str) -> None:
+    """Send a message from outside (e.g. BKN's answer) to the instances waiting for it."""
+    values = parse_json(correlation, "correlation")
+    payload = parse_json(data, "data")
+    with ctx.transaction() as s:
+        sender = get_user(s, actor) if actor != SYSTEM_ACTOR else SystemActor()
+        caught = send_message(s, name, values, payload, sender)
+    if caught:
+        click.echo(f"message {name} delivered to {caught} instance(s)")
+    else:
+        click.echo(f"message {name}: nothing waits for it yet; kept until something does")
 
 
 @cli.command("worker")

@@ -1,0 +1,174 @@
+"""Messages between instances (and from outside): correlation, subscriptions and delivery.
+
+A message event names a BPMN message; its correlation properties (standard
+`bpmn:correlationProperty` retrieval expressions, e.g. `formasi_id`) are evaluated on the
+thrown payload, and on the waiting instance's task data, to give one correlation key. A
+thrown message goes to every instance waiting for that name with an equal key, in the
+same transaction; one that nothing waits for is kept and delivered when a matching catch
+appears, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+import engine.runtime as runtime
+from engine.errors import InvalidInput
+from engine.models import MessageSubscription, PendingMessage
+
+MAX_HOPS = 20  # a message that triggers a message that triggers ... stops here
+Subscription = tuple[str, str]  # (message name, correlation key)
+
+
+def correlation_key(definition: Any, context: Any) -> str:
+    """The canonical key of a message's correlation properties evaluated on a context."""
+    values: dict[str, Any] = {}
+    scope = context if isinstance(context, dict) else {}
+    for prop in getattr(definition, "correlation_properties", None) or []:
+        try:
+            values[prop.name] = runtime.SCRIPT_ENGINE.environment.evaluate(
+                prop.retrieval_expression, dict(scope)
+            )
+        except Exception:
+            values[prop.name] = None
+    return json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def waiting(wf: Any) -> dict[Subscription, Any]:
+    """The messages a workflow waits for, each with the waiting task's event definition."""
+    found: dict[Subscription, Any] = {}
+    for task in list(wf.event_manager.tasks.values()):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition):
+            found[(definition.name, correlation_key(definition, task.data))] = definition
+    return found
+
+
+def sync_subscriptions(
+    session: Session, instance_id: int, before: set[Subscription], now: set[Subscription]
+) -> None:
+    """Rewrite an instance's subscription rows when what it waits for changed."""
+    if before == now:
+        return
+    conn = session.connection()
+    conn.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id))
+    if now:
+        conn.execute(
+            insert(MessageSubscription),
+            [
+                {"instance_id": instance_id, "message_name": name, "correlation_key": key}
+                for name, key in sorted(now)
+            ],
+        )
+
+
+def after_step(session: Session, step: runtime.Step, actor: Any, hops: int = 0) -> None:
+    """Deliver what a persisted step threw, and what was kept for what it now waits for."""
+    if hops > MAX_HOPS:
+        raise InvalidInput(f"messages kept triggering messages beyond {MAX_HOPS} hops")
+    for event in step.outbox:
+        key = correlation_key(event.event_definition, event.payload)
+        _route(
+            session, event.event_definition.name, key, event.payload, step.instance.id, actor, hops
+        )
+    for name, key in sorted(step.new_subscriptions):
+        pending = session.scalars(
+            select(PendingMessage)
+            .where(PendingMessage.message_name == name, PendingMessage.correlation_key == key)
+            .order_by(PendingMessage.id)
+            .limit(1)
+        ).first()
+        if pending is not None:
+            payload = json.loads(pending.payload)
+            sender = pending.sender_instance_id
+            session.delete(pending)
+            session.flush()
+            deliver_to(session, step.instance.id, name, key, payload, sender, actor, hops + 1)
+
+
+def _route(
+    session: Session,
+    name: str,
+    key: str,
+    payload: Any,
+    sender: int | None,
+    actor: Any,
+    hops: int,
+) -> int:
+    receivers = [
+        i
+        for i in session.scalars(
+            select(MessageSubscription.instance_id)
+            .where(
+                MessageSubscription.message_name == name,
+                MessageSubscription.correlation_key == key,
+            )
+            .order_by(MessageSubscription.instance_id)
+        ).unique()
+        if i != sender
+    ]
+    if not receivers:
+        session.add(
+            PendingMessage(
+                message_name=name,
+                correlation_key=key,
+                payload=json.dumps(payload, default=str),
+                sender_instance_id=sender,
+            )
+        )
+        session.flush()
+        return 0
+    for instance_id in receivers:
+        deliver_to(session, instance_id, name, key, payload, sender, actor, hops + 1)
+    return len(receivers)
+
+
+def deliver_to(
+    session: Session,
+    instance_id: int,
+    name: str,
+    key: str,
+    payload: Any,
+    sender: int | None,
+    actor: Any,
+    hops: int,
+) -> bool:
+    """Let one waiting instance catch a message and run on; False if it no longer waits."""
+    instance = runtime.get_instance(session, instance_id)
+    if instance.state not in runtime.ACTIVE_STATES:
+        return False
+    step = runtime.Step(session, instance)
+    definition = waiting(step.wf).get((name, key))
+    if definition is None:
+        return False
+    try:
+        correlations = definition.calculate_correlations(
+            runtime.SCRIPT_ENGINE, definition.correlation_properties, payload
+        )
+    except Exception:
+        correlations = {}
+    event = BpmnEvent(definition, payload=payload, correlations=correlations)
+    step.run(lambda: step.wf.send_event(event))
+    step.record(actor, "message", detail={"name": name, "correlation": key, "from": sender})
+    step.persist(actor)
+    after_step(session, step, actor, hops)
+    return True
+
+
+def send_message(
+    session: Session, name: str, correlation: dict[str, Any], payload: Any, actor: Any
+) -> int:
+    """A message from outside (an API or the CLI); the number of instances that caught it."""
+    if not isinstance(correlation, dict):
+        raise InvalidInput("correlation must be a JSON object")
+    if not isinstance(payload, dict):
+        raise InvalidInput("message data must be a JSON object")
+    key = json.dumps(correlation, sort_keys=True, default=str, separators=(",", ":"))
+    # The receiver evaluates its correlation properties on the payload: include the values.
+    return _route(session, name, key, {**correlation, **payload}, None, actor, 0)
