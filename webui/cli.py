@@ -436,6 +436,8 @@ def audit_verify(ctx: Context) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: every error is one line on stderr with exit status 2."""
+    import webui.cli_hr  # noqa: F401  registers the HR admin commands on `cli`
+
     ctx = Context()
     try:
         cli.main(args=argv, prog_name="jenjang", standalone_mode=False, obj=ctx)

@@ -1,0 +1,158 @@
+"""Demo data: Pemerintah Kota Surakarta with units, a supervisor chain, users for every role,
+employee records and a training catalogue, so a new user sees a living system."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.hr import (
+    DisciplinarySanction,
+    Employee,
+    EmployeePredicate,
+    JpCredit,
+    Training,
+    TrainingBudget,
+)
+from engine.models import OrgUnit, User
+from engine.passwords import hash_password
+from engine.users import add_user, get_or_create_unit
+
+UNITS = [
+    ("pemkot", "Pemerintah Kota Surakarta", None),
+    ("bkpsdm", "Badan Kepegawaian dan Pengembangan SDM", "pemkot"),
+    ("diskominfo", "Dinas Komunikasi, Informatika, Statistik dan Persandian", "pemkot"),
+    ("dinkes", "Dinas Kesehatan", "pemkot"),
+]
+# username, full name, roles, unit, supervisor
+USERS = [
+    ("ppk1", "Ir. Wali Kota (PPK)", ["ppk"], "pemkot", None),
+    ("atasan1", "Dra. Sri Wahyuni, M.Si.", ["atasan", "pegawai"], "diskominfo", "ppk1"),
+    ("pegawai1", "Budi Santoso, S.Kom.", ["pegawai"], "diskominfo", "atasan1"),
+    ("pegawai2", "Siti Rahayu, S.E.", ["pegawai"], "diskominfo", "atasan1"),
+    ("pegawai3", "Agus Prasetyo, A.Md.", ["pegawai"], "diskominfo", "atasan1"),
+    ("mentor1", "Drs. Bambang Hartono, M.M.", ["mentor", "pegawai"], "dinkes", "ppk1"),
+    ("verifikator1", "Dewi Lestari, S.H.", ["verifikator", "pegawai"], "bkpsdm", "admin1"),
+    ("panitia1", "Hendra Wijaya, S.Psi.", ["panitia_seleksi", "pegawai"], "bkpsdm", "admin1"),
+    ("admin1", "Rina Marlina, S.Sos. (Admin BKPSDM)", ["admin", "admin_bkpsdm"], "bkpsdm", "ppk1"),
+    ("pemilik1", "Yusuf Hidayat, S.T. (Pemilik Proses)", ["pemilik_proses"], "bkpsdm", "admin1"),
+    ("pelamar1", "Andi Saputra", ["pelamar"], None, None),
+    ("pelamar2", "Nur Aini", ["pelamar"], None, None),
+    ("pelamar3", "Rizky Ramadhan", ["pelamar"], None, None),
+]
+# username, NIP, golongan, in rank since, education, position
+EMPLOYEES = [
+    ("atasan1", "197503122000032001", "IV/a", date(2019, 4, 1), "S2", "Kepala Bidang Aplikasi"),
+    ("pegawai1", "198807152014031002", "III/b", date(2020, 4, 1), "S1", "Pranata Komputer Ahli"),
+    ("pegawai2", "199102202019032005", "III/a", date(2019, 3, 1), "S1", "Analis Keuangan"),
+    ("pegawai3", "199405052020121003", "II/c", date(2023, 1, 1), "D3", "Pranata Komputer"),
+    ("mentor1", "197011111995031001", "IV/b", date(2018, 10, 1), "S2", "Kepala Seksi"),
+    ("verifikator1", "198512122010012004", "III/c", date(2021, 4, 1), "S1", "Analis SDM"),
+    ("panitia1", "198303032008011006", "III/d", date(2020, 10, 1), "S1", "Psikolog"),
+    ("admin1", "198001012005012003", "III/d", date(2018, 4, 1), "S1", "Analis Kepegawaian"),
+]
+TRAININGS = [
+    ("PKA-2026", "Pelatihan Kepemimpinan Administrator", "kepemimpinan", 80, 12, 15_000_000),
+    ("TEK-ARSIP-01", "Pengelolaan Arsip Digital", "teknis", 24, 30, 2_500_000),
+    ("TEK-DATA-02", "Analisis Data untuk Kebijakan Publik", "teknis", 32, 20, 3_500_000),
+    ("MAN-01", "Manajemen Kinerja Berbasis SKP", "manajerial", 16, 40, 1_500_000),
+    ("SOS-01", "Pelayanan Publik yang Inklusif", "sosial_kultural", 12, 50, 1_000_000),
+]
+
+
+@dataclass
+class DemoResult:
+    """What the demo created (empty when it was already there)."""
+
+    users: list[str] = field(default_factory=list)
+    trainings: list[str] = field(default_factory=list)
+
+
+def seed(session: Session, password: str, today: date | None = None) -> DemoResult:
+    """Create the demo agency once (idempotent: does nothing if its users exist)."""
+    today = today or date.today()
+    result = DemoResult()
+    if session.scalar(select(User).where(User.username == "admin1")) is not None:
+        return result
+    for code, name, parent in UNITS:
+        org_unit = get_or_create_unit(session, code, name)
+        if parent:
+            org_unit.parent_id = session.scalar(select(OrgUnit.id).where(OrgUnit.code == parent))
+    hashed = hash_password(password)
+    pending_supervisors: list[tuple[str, str]] = []
+    for username, full_name, roles, unit, supervisor in USERS:
+        user = add_user(
+            session,
+            username,
+            roles,
+            unit=unit,
+            full_name=full_name,
+            email=f"{username}@surakarta.go.id",
+            password_hash=hashed,
+        )
+        if supervisor:
+            pending_supervisors.append((username, supervisor))
+        result.users.append(user.username)
+    by_name = {u.username: u for u in session.scalars(select(User))}
+    for username, supervisor in pending_supervisors:
+        by_name[username].supervisor_id = by_name[supervisor].id
+    for username, nip, golongan, since, education, position in EMPLOYEES:
+        session.add(
+            Employee(
+                user_id=by_name[username].id,
+                nip=nip,
+                golongan=golongan,
+                tmt_golongan=since,
+                pendidikan=education,
+                jabatan=position,
+            )
+        )
+        for years_ago, predicate in ((1, "Baik"), (2, "Baik")):
+            session.add(
+                EmployeePredicate(
+                    user_id=by_name[username].id, tahun=today.year - years_ago, predikat=predicate
+                )
+            )
+    # pegawai1 has an outstanding last year; pegawai3 carries a light sanction this year.
+    session.flush()
+    best = session.get(EmployeePredicate, (by_name["pegawai1"].id, today.year - 1))
+    if best is not None:
+        best.predikat = "Sangat Baik"
+    session.add(
+        DisciplinarySanction(
+            user_id=by_name["pegawai3"].id,
+            tingkat="ringan",
+            mulai=date(today.year, 1, 15),
+            selesai=date(today.year, 12, 31),
+            keterangan="Teguran lisan",
+        )
+    )
+    session.add(
+        JpCredit(
+            user_id=by_name["pegawai2"].id,
+            tahun=today.year,
+            jp=24,
+            keterangan="Pengelolaan Arsip Digital",
+        )
+    )
+    session.add(TrainingBudget(tahun=today.year, total=150_000_000))
+    for i, (kode, judul, jenis, jp, kuota, biaya) in enumerate(TRAININGS):
+        start = date(today.year, min(12, today.month + 1 + i % 2), 5 + i)
+        session.add(
+            Training(
+                kode=kode,
+                judul=judul,
+                jenis=jenis,
+                jp=jp,
+                mulai=start,
+                selesai=start,
+                kuota=kuota,
+                biaya=biaya,
+            )
+        )
+        result.trainings.append(kode)
+    session.flush()
+    return result

@@ -1,0 +1,160 @@
+"""`jenjang demo`, `jenjang pegawai …` and `jenjang pelatihan …`: the HR admin's records."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from engine.demo import seed
+from engine.hr import Training
+from engine.records import (
+    add_sanction,
+    add_training,
+    employee_record,
+    set_predicate,
+    update_employee,
+)
+from engine.users import get_user
+from webui.cli import Context, cli, emit, pass_ctx
+
+DEFAULT_DEMO_PASSWORD = "jenjang-demo"
+
+
+@cli.command("demo")
+@pass_ctx
+def demo_cmd(ctx: Context) -> None:
+    """Create the demo agency (Pemerintah Kota Surakarta) with users for every role."""
+    password = os.environ.get("JENJANG_DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
+    with ctx.transaction() as s:
+        result = seed(s, password)
+    if not result.users:
+        click.echo("demo data is already there")
+        return
+    click.echo(f"demo agency created: {len(result.users)} users, {len(result.trainings)} trainings")
+    click.echo(f"demo logins (password: {password}): {', '.join(result.users)}")
+
+
+@cli.group("pegawai")
+def pegawai() -> None:
+    """Employee records (rank, predicates, sanctions) kept by the HR admin."""
+
+
+@pegawai.command("show")
+@click.argument("username")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def pegawai_show(ctx: Context, username: str, as_json: bool) -> None:
+    """An employee's record as the rules read it this year."""
+    with ctx.transaction() as s:
+        record = employee_record(s, username)
+
+    def text(r: dict[str, Any]) -> str:
+        return "\n".join(f"{k:28} {v}" for k, v in r.items())
+
+    emit(record, as_json, text)
+
+
+@pegawai.command("set")
+@click.argument("username")
+@click.option("--as", "actor", required=True, help="Acting HR admin.")
+@click.option("--nip")
+@click.option("--golongan", help="e.g. III/a")
+@click.option("--tmt-golongan", help="In this rank since (YYYY-MM-DD).")
+@click.option("--pendidikan")
+@click.option("--jabatan")
+@pass_ctx
+def pegawai_set(ctx: Context, username: str, actor: str, **fields: Any) -> None:
+    """Set NIP, rank and since when, education or position."""
+    with ctx.transaction() as s:
+        update_employee(s, get_user(s, actor), username, **fields)
+    click.echo(f"record of {username} updated")
+
+
+@pegawai.command("predikat")
+@click.argument("username")
+@click.argument("tahun", type=int)
+@click.argument("predikat")
+@click.option("--as", "actor", required=True, help="Acting HR admin.")
+@pass_ctx
+def pegawai_predikat(ctx: Context, username: str, tahun: int, predikat: str, actor: str) -> None:
+    """Record an annual performance predicate."""
+    with ctx.transaction() as s:
+        set_predicate(s, get_user(s, actor), username, tahun, predikat)
+    click.echo(f"predikat {tahun} of {username}: {predikat}")
+
+
+@pegawai.command("sanksi")
+@click.argument("username")
+@click.option("--tingkat", required=True, help="ringan, sedang or berat")
+@click.option("--mulai", required=True, help="YYYY-MM-DD")
+@click.option("--selesai", help="YYYY-MM-DD")
+@click.option("--keterangan", default="")
+@click.option("--as", "actor", required=True, help="Acting HR admin.")
+@pass_ctx
+def pegawai_sanksi(
+    ctx: Context,
+    username: str,
+    tingkat: str,
+    mulai: str,
+    selesai: str | None,
+    keterangan: str,
+    actor: str,
+) -> None:
+    """Record a disciplinary sanction."""
+    with ctx.transaction() as s:
+        add_sanction(s, get_user(s, actor), username, tingkat, mulai, selesai, keterangan)
+    click.echo(f"sanction recorded for {username}")
+
+
+@cli.group("pelatihan")
+def pelatihan() -> None:
+    """The training catalogue."""
+
+
+@pelatihan.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def pelatihan_list(ctx: Context, as_json: bool) -> None:
+    """List the catalogue."""
+    with ctx.transaction() as s:
+        rows = [
+            {
+                "kode": t.kode,
+                "judul": t.judul,
+                "jenis": t.jenis,
+                "jp": t.jp,
+                "mulai": t.mulai.isoformat(),
+                "kuota": t.kuota,
+                "biaya": t.biaya,
+            }
+            for t in s.scalars(select(Training).order_by(Training.mulai, Training.kode))
+        ]
+    emit(
+        rows,
+        as_json,
+        lambda rs: (
+            "\n".join(f"{r['kode']:14} {r['jp']:>3} JP  {r['mulai']}  {r['judul']}" for r in rs)
+            or "empty"
+        ),
+    )
+
+
+@pelatihan.command("add")
+@click.argument("kode")
+@click.option("--judul", required=True)
+@click.option("--jenis", required=True, help="teknis, manajerial, sosial_kultural, kepemimpinan")
+@click.option("--jp", type=int, required=True)
+@click.option("--mulai", required=True, help="YYYY-MM-DD")
+@click.option("--selesai", required=True, help="YYYY-MM-DD")
+@click.option("--kuota", type=int, required=True)
+@click.option("--biaya", type=int, required=True, help="Rupiah per participant")
+@click.option("--as", "actor", required=True, help="Acting HR admin.")
+@pass_ctx
+def pelatihan_add(ctx: Context, kode: str, actor: str, **fields: Any) -> None:
+    """Add a training to the catalogue."""
+    with ctx.transaction() as s:
+        add_training(s, get_user(s, actor), kode=kode, **fields)
+    click.echo(f"training {kode} added")
