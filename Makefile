@@ -22,11 +22,12 @@ run: $(STAMP)
 	@if ls workflows/*.bpmn workflows/*.dmn >/dev/null 2>&1; then \
 	  $(BIN)/jenjang deploy workflows/; \
 	else echo "workflows/ has no BPMN or DMN files yet: nothing to deploy"; fi
+	$(BIN)/jenjang demo
 	@echo
-	@echo "Jenjang's database is ready and workflows/ is deployed."
-	@echo "Next: add users and start processes with the CLI, e.g."
-	@echo "  $(BIN)/jenjang users add admin1 --role admin"
+	@echo "Jenjang's database is ready, workflows/ is deployed and the demo agency exists."
+	@echo "The web app comes with the web issue; meanwhile drive it with the CLI, e.g."
 	@echo "  $(BIN)/jenjang processes"
+	@echo "  $(BIN)/jenjang tasks --user atasan1"
 	@echo "  $(BIN)/jenjang --help"
 
 lint: $(STAMP)
