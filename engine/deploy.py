@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -46,34 +47,25 @@ class DeployResultDraft:
     validation: ValidationResult | None = None
 
 
+Versioned = TypeVar("Versioned", ProcessVersion, DecisionVersion)
+
+
+def _latest(session: Session, model: type[Versioned]) -> dict[str, Versioned]:
+    newest = select(model.key, func.max(model.version).label("v")).group_by(model.key).subquery()
+    rows = session.scalars(
+        select(model).join(newest, (model.key == newest.c.key) & (model.version == newest.c.v))
+    )
+    return {row.key: row for row in rows}
+
+
 def latest_processes(session: Session) -> dict[str, ProcessVersion]:
     """The newest version of every process key."""
-    newest = (
-        select(ProcessVersion.key, func.max(ProcessVersion.version).label("v"))
-        .group_by(ProcessVersion.key)
-        .subquery()
-    )
-    rows = session.scalars(
-        select(ProcessVersion).join(
-            newest, (ProcessVersion.key == newest.c.key) & (ProcessVersion.version == newest.c.v)
-        )
-    )
-    return {pv.key: pv for pv in rows}
+    return _latest(session, ProcessVersion)
 
 
 def latest_decisions(session: Session) -> dict[str, DecisionVersion]:
     """The newest version of every decision key."""
-    newest = (
-        select(DecisionVersion.key, func.max(DecisionVersion.version).label("v"))
-        .group_by(DecisionVersion.key)
-        .subquery()
-    )
-    rows = session.scalars(
-        select(DecisionVersion).join(
-            newest, (DecisionVersion.key == newest.c.key) & (DecisionVersion.version == newest.c.v)
-        )
-    )
-    return {dv.key: dv for dv in rows}
+    return _latest(session, DecisionVersion)
 
 
 def _source_text(session: Session, source_id: int) -> tuple[str, str]:
