@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test lint typecheck pytest bench-engine clean
+.PHONY: run test lint typecheck pytest bench-engine clean install translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+# Translation catalogues (Bahasa Indonesia by default, English one setting away).
+translations: $(STAMP)
+	$(BIN)/pybabel compile -q -d forms/translations -D jenjang
+
 install: $(STAMP)
 
-run: $(STAMP)
+run: translations
 	$(BIN)/jenjang db init
 	@if ls workflows/*.bpmn workflows/*.dmn >/dev/null 2>&1; then \
 	  $(BIN)/jenjang deploy workflows/; \
@@ -37,7 +41,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: translations
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -47,6 +47,8 @@ RUNNING, WAITING, COMPLETED, ERROR, CANCELLED = (
 ACTIVE_STATES = (RUNNING, WAITING)
 ADMIN_ROLE = "admin"
 MAX_DATA_BYTES = 1_000_000
+# Set by the engine in every instance's data, so scripts and services can trust it.
+RESERVED_DATA = {"starter"}
 
 
 class EngineScriptEngine(ScriptEngine):
@@ -180,6 +182,8 @@ def _check_data(data: Any, what: str = "data") -> dict[str, Any]:
     for key in data:
         if not isinstance(key, str) or not key.isidentifier() or key.startswith("_"):
             raise InvalidInput(f"{what}: field name '{key}' is not allowed")
+        if key in RESERVED_DATA:
+            raise InvalidInput(f"{what}: field name '{key}' is set by the engine")
     return data
 
 
@@ -528,6 +532,7 @@ def start_instance(
     session.flush()
     step = Step(session, instance)
     step.wf.task_tree.data.update(data)
+    step.wf.task_tree.data["starter"] = actor.username
     step.record(
         actor,
         "started",

@@ -145,12 +145,14 @@ def data_pegawai(ctx: ServiceContext, pegawai: str, tahun: int | None = None) ->
 
 
 @service("kredit_jp")
-def kredit_jp(ctx: ServiceContext, pegawai: str, jp: int, keterangan: str = "") -> dict[str, Any]:
-    """Credit training hours to an employee for this year; returns the new yearly total."""
+def kredit_jp(
+    ctx: ServiceContext, pegawai: str, jp: int, keterangan: str = "", tahun: int | None = None
+) -> dict[str, Any]:
+    """Credit training hours to an employee for a year (default: this year); the new total."""
     if not isinstance(jp, int) or jp <= 0 or jp > 1000:
         raise InvalidInput(f"kredit_jp: jp must be a whole number from 1 to 1000, not {jp!r}")
     user_id, _ = _employee(ctx.session, pegawai)
-    year = ctx.now.year
+    year = int(tahun) if tahun else ctx.now.year
     ctx.session.add(
         JpCredit(
             user_id=user_id,
@@ -196,8 +198,15 @@ def naik_pangkat(ctx: ServiceContext, pegawai: str, golongan: str, tmt: str) -> 
     return {"golongan": emp.golongan, "tmt_golongan": since.isoformat()}
 
 
-def _training(session: Session, kode: str) -> Training:
-    training = session.scalar(select(Training).where(Training.kode == str(kode)))
+ACCEPTED = ("terima", "hadir", "tidak_hadir")
+
+
+def _training(session: Session, kode: str, lock: bool = False) -> Training:
+    query = select(Training).where(Training.kode == str(kode))
+    if lock:
+        # Serialises decisions on one training: two approvals cannot both take the last seat.
+        query = query.with_for_update()
+    training = session.scalar(query)
     if training is None:
         raise InvalidInput(f"training '{kode}' is not in the catalogue")
     return training
@@ -216,12 +225,17 @@ def _spent(session: Session, year: int) -> int:
 @service("info_pelatihan")
 def info_pelatihan(ctx: ServiceContext, kode: str, pegawai: str) -> dict[str, Any]:
     """What the training decision reads: JP this year, seats and budget left, the cost."""
-    training = _training(ctx.session, kode)
+    training = _training(ctx.session, kode, lock=True)
     user_id, _ = _employee(ctx.session, pegawai)
     taken = ctx.session.scalar(
         select(func.count()).where(
             TrainingEnrolment.training_id == training.id,
-            TrainingEnrolment.status.in_(("terima", "hadir", "tidak_hadir")),
+            TrainingEnrolment.status.in_(ACCEPTED),
+        )
+    )
+    current = ctx.session.scalar(
+        select(TrainingEnrolment.status).where(
+            TrainingEnrolment.training_id == training.id, TrainingEnrolment.user_id == user_id
         )
     )
     year = training.mulai.year
@@ -233,6 +247,7 @@ def info_pelatihan(ctx: ServiceContext, kode: str, pegawai: str) -> dict[str, An
         "sisa_kuota": training.kuota - int(taken or 0),
         "sisa_anggaran": (budget.total if budget else 0) - _spent(ctx.session, year),
         "jp_tahun_ini": jp_in_year(ctx.session, user_id, ctx.now.year),
+        "status_pendaftaran": current,
     }
 
 
@@ -251,6 +266,14 @@ def catat_pendaftaran(ctx: ServiceContext, kode: str, pegawai: str, status: str)
     if row is None:
         row = TrainingEnrolment(training_id=training.id, user_id=user_id, status=status)
         ctx.session.add(row)
+    elif row.status in ACCEPTED and status not in ACCEPTED and row.instance_id != ctx.instance_id:
+        # A second request must not undo an enrolment (and free its seat).
+        raise InvalidInput(
+            f"{pegawai} is already enrolled in {training.kode} ({row.status}); "
+            "a new request cannot change that"
+        )
     row.status, row.instance_id, row.updated_at = status, ctx.instance_id, utcnow()
     ctx.session.flush()
     return {"kode": training.kode, "status": status}
+
+

@@ -86,3 +86,56 @@ def test_a_service_that_fails_after_writing_leaves_no_rows(
     assert inst.state == "error"
     assert "sambungan ke BKN terputus" in (inst.error_message or "")
     assert session.scalar(select(func.count()).select_from(JpCredit)) == 0
+
+
+def test_a_task_named_like_its_service_operator_is_refused_clearly(session: Session) -> None:
+    from engine.deploy import deploy
+    from tests.conftest import DATA
+
+    xml = (DATA / "jp_kredit.bpmn").read_bytes().replace(b'id="kredit"', b'id="kredit_jp"')
+    xml = xml.replace(b'targetRef="kredit"', b'targetRef="kredit_jp"')
+    xml = xml.replace(b'sourceRef="kredit"', b'sourceRef="kredit_jp"')
+    with pytest.raises(DeploymentRejected) as info:
+        deploy(session, [("jp_kredit.bpmn", xml)], "pemilik1")
+    assert str(info.value.problems[0]) == (
+        "jp_kredit.bpmn: kredit_jp: the id 'kredit_jp' names both a BPMN element and a "
+        "spiffworkflow:serviceTaskOperator inside it; rename one"
+    )
+
+
+def test_the_starter_is_in_the_data_and_cannot_be_forged(session: Session, pegawai: object) -> None:
+    from engine.errors import InvalidInput
+
+    inst = start_instance(session, "jp_kredit", pegawai, {"pegawai": "pegawai1", "jp": 2})  # type: ignore[arg-type]
+    session.commit()
+    assert Step(session, session.get(Instance, inst.id)).wf.data["starter"] == "pegawai1"  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="field name 'starter' is set by the engine"):
+        start_instance(session, "jp_kredit", pegawai, {"starter": "admin1"})  # type: ignore[arg-type]
+
+
+def test_an_enrolment_is_not_undone_by_a_second_request(session: Session, pegawai: object) -> None:
+    from engine.errors import InvalidInput
+    from engine.hr import Training, TrainingEnrolment
+    from engine.models import utcnow
+    from engine.services import ServiceContext, catat_pendaftaran, info_pelatihan
+
+    session.add(
+        Training(
+            kode="T1",
+            judul="Uji",
+            jenis="teknis",
+            jp=8,
+            mulai=date(2026, 12, 1),
+            selesai=date(2026, 12, 2),
+            kuota=5,
+            biaya=1000,
+        )
+    )
+    session.flush()
+    first = ServiceContext(session, 1, utcnow())
+    catat_pendaftaran(first, "T1", "pegawai1", "terima")
+    assert info_pelatihan(first, "T1", "pegawai1")["status_pendaftaran"] == "terima"
+    second = ServiceContext(session, 2, utcnow())
+    with pytest.raises(InvalidInput, match="already enrolled in T1"):
+        catat_pendaftaran(second, "T1", "pegawai1", "tolak")
+    assert session.scalar(select(TrainingEnrolment.status)) == "terima"

@@ -71,10 +71,37 @@ def _check_timer(problems: list[Problem], doc: SourceDoc, element: str, node: An
         )
 
 
+def _check_extension_ids(doc: SourceDoc, problems: list[Problem]) -> None:
+    """SpiffWorkflow finds flow nodes by id anywhere in the file: an extension element with
+    a flow node's id (a service operator or parameter named like a task) hides that task."""
+    bpmn_ids = {el.get("id") for el in doc.xpath("//bpmn:*[@id]")}
+    for el in doc.xpath("//spiffworkflow:*[@id]"):
+        if el.get("id") in bpmn_ids:
+            owner = el
+            while owner is not None and not str(owner.tag).startswith("{http://www.omg.org"):
+                owner = owner.getparent()
+            while owner is not None and etree_local(owner) == "extensionElements":
+                owner = owner.getparent()
+            problems.append(
+                Problem(
+                    doc.name,
+                    _eid(owner) if owner is not None else "-",
+                    f"the id '{el.get('id')}' names both a BPMN element and a "
+                    f"spiffworkflow:{etree_local(el)} inside it; rename one",
+                )
+            )
+
+
+def etree_local(el: Any) -> str:
+    """The local part of an element's tag."""
+    return str(el.tag).rsplit("}", 1)[-1]
+
+
 def _static_checks(
     doc: SourceDoc, decisions: set[str], processes: set[str], problems: list[Problem]
 ) -> None:
     """Checks SpiffWorkflow would only hit at run time (or crash on): scripts, refs, timers."""
+    _check_extension_ids(doc, problems)
     message_ids = {m.get("id") for m in doc.xpath("//bpmn:message")}
     for proc in _executable_processes(doc):
         for task in doc.xpath(".//bpmn:scriptTask", proc):
