@@ -275,5 +275,3 @@ def catat_pendaftaran(ctx: ServiceContext, kode: str, pegawai: str, status: str)
     row.status, row.instance_id, row.updated_at = status, ctx.instance_id, utcnow()
     ctx.session.flush()
     return {"kode": training.kode, "status": status}
-
-
