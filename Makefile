@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 # Translation catalogues (Bahasa Indonesia by default, English one setting away).
 translations: $(STAMP)
-	$(BIN)/pybabel compile -q -d forms/translations -D jenjang
+	$(BIN)/pybabel -q compile -d forms/translations -D jenjang
 
 install: $(STAMP)
 

@@ -264,15 +264,16 @@ def _due_at(expr: str | None, data: dict[str, Any], now: datetime) -> datetime |
         value = _evaluate(expr, data, {})
     if isinstance(value, timedelta):
         return now + value
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
     if isinstance(value, str):
         if value.upper().startswith("P"):
             parsed = TimerEventDefinition.parse_iso_duration(value)
             return now + TimerEventDefinition.get_timedelta_from_start(parsed, now)
-        return datetime.fromisoformat(value).replace(tzinfo=None)
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        # Stored as naive UTC: an offset (e.g. +07:00, WIB) is converted, not dropped.
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
     return None
 
 

@@ -30,7 +30,7 @@ from engine.hr import (
     TrainingBudget,
     TrainingEnrolment,
 )
-from engine.models import utcnow
+from engine.models import User, utcnow
 from engine.users import user_by_name
 
 
@@ -130,7 +130,10 @@ def data_pegawai(ctx: ServiceContext, pegawai: str, tahun: int | None = None) ->
             (DisciplinarySanction.selesai.is_(None)) | (DisciplinarySanction.selesai >= today),
         )
     )
+    user = ctx.session.get(User, user_id)
+    boss = ctx.session.get(User, user.supervisor_id) if user and user.supervisor_id else None
     return {
+        "atasan": boss.username if boss else None,
         "nip": emp.nip if emp else None,
         "golongan": emp.golongan if emp else None,
         "pendidikan": emp.pendidikan if emp else None,

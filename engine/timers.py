@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,9 +42,13 @@ def due_instances(session: Session, now: datetime, limit: int = 100) -> list[int
     )
 
 
-def _waiting_timers(step: Step) -> dict[str, str]:
+def _waiting_timers(step: Step) -> dict[str, tuple[str, str]]:
+    """Waiting timer tasks: id -> (element, when due); a cycle timer's due time moves on."""
     return {
-        str(t.id): t.task_spec.bpmn_id or t.task_spec.name
+        str(t.id): (
+            t.task_spec.bpmn_id or t.task_spec.name,
+            json.dumps(t.internal_data.get("event_value"), default=str),
+        )
         for t in step.wf.get_tasks(state=TaskState.WAITING)
         if type(getattr(t.task_spec, "event_definition", None)).__name__ in TIMER_EVENTS
     }
@@ -60,7 +65,7 @@ def fire_timers(session: Session, instance_id: int, now: datetime) -> list[str]:
         before = _waiting_timers(step)
         step.run(lambda: None)
         after = _waiting_timers(step)
-        fired = sorted({element for tid, element in before.items() if tid not in after})
+        fired = sorted({due[0] for tid, due in before.items() if after.get(tid) != due})
         actor = SystemActor()
         step.record(actor, "timer", detail={"fired": fired, "now": now.isoformat()})  # type: ignore[arg-type]
         step.persist(actor)  # type: ignore[arg-type]

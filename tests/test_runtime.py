@@ -265,3 +265,14 @@ def test_bad_input_is_refused(session: Session, org: dict) -> None:
         start_instance(session, "cuti", org["admin"], [1, 2])  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="field name '__class__' is not allowed"):
         start_instance(session, "cuti", org["admin"], {"__class__": 1})
+
+
+def test_due_dates_with_an_offset_are_stored_as_utc() -> None:
+    from datetime import datetime
+
+    from engine.runtime import _due_at
+
+    now = datetime(2026, 11, 24, 8, 0)
+    assert _due_at('"2026-11-30T17:00:00+07:00"', {}, now) == datetime(2026, 11, 30, 10, 0)
+    assert _due_at("P3D", {}, now) == datetime(2026, 11, 27, 8, 0)
+    assert _due_at("batas", {"batas": "2026-12-01"}, now) == datetime(2026, 12, 1)

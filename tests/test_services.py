@@ -38,6 +38,7 @@ def test_service_tasks_update_and_read_the_employee_record(
     assert record["golongan"] == "III/a"
     assert record["predikat_tahun_lalu"] == "Baik"
     assert record["hukuman_disiplin"] is False
+    assert record["atasan"] is None  # no supervisor on record
     assert record["masa_kerja_golongan_tahun"] >= 4
 
 
