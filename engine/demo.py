@@ -156,3 +156,72 @@ def seed(session: Session, password: str, today: date | None = None) -> DemoResu
         result.trainings.append(kode)
     session.flush()
     return result
+
+
+# process key, who starts it, start data, then (task element, who completes it, data) steps
+DEMO_INSTANCES: list[
+    tuple[str, str, dict[str, object], list[tuple[str, str, dict[str, object]]]]
+] = [
+    (
+        "pelatihan",
+        "pegawai1",
+        {"pegawai": "pegawai1", "kode": "TEK-DATA-02"},
+        [
+            (
+                "ajukan_pelatihan",
+                "pegawai1",
+                {"kode": "TEK-DATA-02", "motivasi": "Mendukung tugas analisis data layanan."},
+            )
+        ],
+    ),
+    ("penilaian_kinerja", "pegawai2", {"pegawai": "pegawai2", "tahun": 0}, []),
+    (
+        "mentoring",
+        "pegawai3",
+        {"mentee": "pegawai3", "mentor": "mentor1", "topik": "Penyusunan kebijakan berbasis data"},
+        [],
+    ),
+    (
+        "kenaikan_pangkat",
+        "atasan1",
+        {
+            "pegawai": "pegawai1",
+            "jenis": "prestasi",
+            "golongan_tujuan": "III/c",
+            "perlu_ujian_dinas": False,
+            "lulus_ujian_dinas": False,
+        },
+        [],
+    ),
+    ("seleksi_jpt", "panitia1", {}, []),
+]
+
+
+def seed_instances(session: Session, today: date | None = None) -> list[str]:
+    """Start a few instances in flight (those whose process is deployed); what was started."""
+    from engine.errors import JenjangError
+    from engine.models import TaskModel
+    from engine.runtime import complete_task, start_instance
+    from engine.users import get_user
+
+    today = today or date.today()
+    started: list[str] = []
+    for key, starter, data, steps in DEMO_INSTANCES:
+        values = {k: (today.year if k == "tahun" else v) for k, v in data.items()}
+        try:
+            with session.begin_nested():
+                inst = start_instance(session, key, get_user(session, starter), values)
+                for element, actor, task_data in steps:
+                    task = session.scalar(
+                        select(TaskModel).where(
+                            TaskModel.instance_id == inst.id,
+                            TaskModel.element_id == element,
+                            TaskModel.completed_at.is_(None),
+                        )
+                    )
+                    if task is not None:
+                        complete_task(session, task.id, get_user(session, actor), task_data)
+        except JenjangError:
+            continue  # the process is not deployed (or changed): the demo goes on without it
+        started.append(key)
+    return started

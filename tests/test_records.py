@@ -70,3 +70,32 @@ def test_only_hr_may_edit_and_bad_values_are_refused(demo: Session) -> None:
         )
     )
     assert audited == 1
+
+
+def test_demo_instances_are_in_flight_without_errors(demo: Session) -> None:
+    from engine.demo import seed_instances
+    from engine.models import Instance
+    from tests.helpers import deploy_workflows
+
+    deploy_workflows(
+        demo,
+        "keputusan_pelatihan.dmn",
+        "predikat_kinerja.dmn",
+        "kelayakan_kenaikan_pangkat.dmn",
+        "pelatihan.bpmn",
+        "penilaian_kinerja.bpmn",
+        "kenaikan_pangkat.bpmn",
+        "mentoring.bpmn",
+        "seleksi_jpt.bpmn",
+    )
+    started = seed_instances(demo)
+    demo.commit()
+    assert started == [
+        "pelatihan",
+        "penilaian_kinerja",
+        "mentoring",
+        "kenaikan_pangkat",
+        "seleksi_jpt",
+    ]
+    states = {i.process_key: i.state for i in demo.scalars(select(Instance))}
+    assert set(states.values()) == {"running"}, states

@@ -8,7 +8,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from engine.demo import seed
+from engine.demo import seed, seed_instances
 from engine.hr import Training
 from engine.records import (
     add_sanction,
@@ -30,10 +30,13 @@ def demo_cmd(ctx: Context) -> None:
     password = os.environ.get("JENJANG_DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
     with ctx.transaction() as s:
         result = seed(s, password)
+        started = seed_instances(s) if result.users else []
     if not result.users:
         click.echo("demo data is already there")
         return
     click.echo(f"demo agency created: {len(result.users)} users, {len(result.trainings)} trainings")
+    if started:
+        click.echo(f"instances in flight: {', '.join(started)}")
     click.echo(f"demo logins (password: {password}): {', '.join(result.users)}")
 
 
