@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-import engine.runtime as runtime
+import engine.step as steps  # a module import: engine.step imports this module too
 from engine.errors import InvalidInput
 from engine.models import MessageSubscription, PendingMessage
 
@@ -32,7 +32,7 @@ def correlation_key(definition: Any, context: Any) -> str:
     scope = context if isinstance(context, dict) else {}
     for prop in getattr(definition, "correlation_properties", None) or []:
         try:
-            values[prop.name] = runtime.SCRIPT_ENGINE.environment.evaluate(
+            values[prop.name] = steps.SCRIPT_ENGINE.environment.evaluate(
                 prop.retrieval_expression, dict(scope)
             )
         except Exception:
@@ -68,7 +68,7 @@ def sync_subscriptions(
         )
 
 
-def after_step(session: Session, step: runtime.Step, actor: Any, hops: int = 0) -> None:
+def after_step(session: Session, step: steps.Step, actor: Any, hops: int = 0) -> None:
     """Deliver what a persisted step threw, and what was kept for what it now waits for."""
     if hops > MAX_HOPS:
         raise InvalidInput(f"messages kept triggering messages beyond {MAX_HOPS} hops")
@@ -140,16 +140,16 @@ def deliver_to(
     hops: int,
 ) -> bool:
     """Let one waiting instance catch a message and run on; False if it no longer waits."""
-    instance = runtime.get_instance(session, instance_id)
-    if instance.state not in runtime.ACTIVE_STATES:
+    instance = steps.get_instance(session, instance_id)
+    if instance.state not in steps.ACTIVE_STATES:
         return False
-    step = runtime.Step(session, instance)
+    step = steps.Step(session, instance)
     definition = waiting(step.wf).get((name, key))
     if definition is None:
         return False
     try:
         correlations = definition.calculate_correlations(
-            runtime.SCRIPT_ENGINE, definition.correlation_properties, payload
+            steps.SCRIPT_ENGINE, definition.correlation_properties, payload
         )
     except Exception:
         correlations = {}
