@@ -23,17 +23,18 @@ and imported on the first lookup), one class per user task, registered under the
 
 Fields from `forms.fields`: `NikField`, `NipField`, `ScoreField` (``min=``, ``max=``),
 `YesNoField`, `ChoiceField` (``choices={value: label}``), `DocumentField` (one per required
-document: KTP, ijazah, …), and the validators `DateAfter`, `RequiredIf`, `Nik`, `Nip`. Any
-WTForms field works too (pass choices as a dict, not tuples: tuples are deprecated), with
+document: KTP, ijazah, …), `LinesField` (one item per line, as a list), and the
+validators `DateAfter`, `RequiredIf`, `Nik`, `Nip`. Any WTForms field works too (pass
+choices as a dict, not tuples: tuples are deprecated), with
 ``forms.fields.requirement(required)`` as its first validator. Checks across fields go in
 ``validate_form(self)`` (raise ``ValidationError``); checks that need stored records (quota,
 an employee's rank) belong to the engine, not to a form.
 
 Every new English msgid (``_l("…")``) needs an entry in both catalogues,
 ``forms/translations/{id,en}/LC_MESSAGES/jenjang.po``, or Indonesian pages show it in English
-(tests/test_forms.py checks the shared modules). To list a module's msgids:
+(tests/test_forms.py checks every module of forms/). To list a module's msgids:
 ``pybabel extract -k lazy_gettext -k _l -o /tmp/jenjang.pot forms``; to compile:
-``pybabel compile -d forms/translations -D jenjang`` (the forms also compile a missing or
+``pybabel -q compile -d forms/translations -D jenjang`` (the forms also compile a missing or
 stale ``.mo`` themselves, on first use).
 """
 

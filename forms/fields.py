@@ -11,7 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wtforms import FileField, IntegerField, RadioField, SelectField, StringField
+from markupsafe import Markup
+from wtforms import Field, FileField, IntegerField, RadioField, SelectField, StringField
 from wtforms.form import BaseForm
 from wtforms.validators import (
     InputRequired,
@@ -20,6 +21,7 @@ from wtforms.validators import (
     StopValidation,
     ValidationError,
 )
+from wtforms.widgets import TextArea
 
 from forms.i18n import lazy_gettext, localize
 from forms.uploads import JPEG, KIND_NAMES, MAX_DOCUMENT_BYTES, PDF, Upload, sniff
@@ -29,6 +31,9 @@ YES = lazy_gettext("Yes")
 NO = lazy_gettext("No")
 _TRUE = frozenset({"true", "1", "ya", "y", "yes", "on"})
 _FALSE = frozenset({"false", "0", "tidak", "no", "n", "off"})
+# LinesField: how many lines by default, and how long each may be.
+MAX_LINES = 500
+MAX_LINE_LENGTH = 200
 
 
 def requirement(required: bool) -> InputRequired | Optional:
@@ -306,3 +311,65 @@ class DocumentField(FileField):
             )
         checks = [requirement(required), DocumentCheck(max_bytes, kinds), *validators]
         super().__init__(label, checks, description=description, **kwargs)
+
+
+class LinesArea(TextArea):
+    """A text area for a field that keeps a list or a dict rather than text."""
+
+    def __call__(self, field: Any, **kwargs: object) -> Markup:
+        """Render the field's text (`_value`) in a ``<textarea>``."""
+        return super().__call__(field, **kwargs)
+
+
+def duplicate(name: str) -> str:
+    """The message for an item listed twice."""
+    return lazy_gettext("%(name)s is listed more than once.", name=name)
+
+
+def submitted_text(field: Any) -> str | None:
+    """The text as submitted (to show it again after an error), if any."""
+    raw = getattr(field, "raw_data", None)
+    return str(raw[0]) if raw else None
+
+
+class LinesField(Field):
+    """Text with one item per line; its data is the list of non-empty lines, each stripped.
+
+    An item may be listed once; ``required=False`` accepts an empty list.
+    """
+
+    widget = LinesArea()
+
+    def __init__(
+        self,
+        label: str | None = None,
+        validators: Sequence[Any] = (),
+        *,
+        required: bool = True,
+        max_items: int = MAX_LINES,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(label, [requirement(required), *validators], default=list, **kwargs)
+        self.max_items = max_items
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Split the submitted text into its non-empty lines."""
+        if valuelist:
+            self.data = [line.strip() for line in str(valuelist[0]).splitlines() if line.strip()]
+
+    def _value(self) -> str:
+        raw = submitted_text(self)
+        return raw if raw is not None else "\n".join(self.data or [])
+
+    def pre_validate(self, form: BaseForm) -> None:
+        """At most `max_items` lines of at most MAX_LINE_LENGTH characters, none twice."""
+        items: list[str] = self.data or []
+        if len(items) > self.max_items:
+            raise ValidationError(lazy_gettext("At most %(max)s lines.", max=self.max_items))
+        seen: set[str] = set()
+        for number, item in enumerate(items, start=1):
+            if len(item) > MAX_LINE_LENGTH:
+                raise ValidationError(lazy_gettext("Line %(line)s is too long.", line=number))
+            if item in seen:
+                raise ValidationError(duplicate(item))
+            seen.add(item)

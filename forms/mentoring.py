@@ -15,9 +15,8 @@ from wtforms.form import BaseForm
 from wtforms.validators import Length, Regexp, ValidationError
 
 from forms import RequiredIf, ScoreField, TaskForm, YesNoField, labels, register
-from forms.fields import requirement
+from forms.fields import LinesField, requirement
 from forms.i18n import lazy_gettext as _l
-from forms.seleksi_jpt import LinesField
 
 MAX_TEXT = 4000
 MAX_GOALS = 20

@@ -15,14 +15,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from markupsafe import Markup
 from wtforms import DateField, Field, StringField, TextAreaField
-from wtforms.form import BaseForm
-from wtforms.validators import Length, ValidationError
-from wtforms.widgets import TextArea
+from wtforms.validators import Length
 
 from forms import DateAfter, TaskForm, labels, register
-from forms.fields import requirement
+from forms.fields import LinesArea, LinesField, duplicate, requirement, submitted_text
 from forms.i18n import lazy_gettext as _l
 
 MAX_LINES = 500
@@ -31,68 +28,6 @@ MAX_TEXT = 2000
 SCORE_MIN, SCORE_MAX = 0, 100
 SEPARATOR = ";"
 NUMBER = re.compile(r"[0-9]{1,9}(?:[.,][0-9]{1,2})?")
-
-
-class LinesArea(TextArea):
-    """A text area for the fields below, which keep lists or dicts rather than text."""
-
-    def __call__(self, field: Any, **kwargs: object) -> Markup:
-        """Render the field's text (`_value`) in a ``<textarea>``."""
-        return super().__call__(field, **kwargs)
-
-
-def duplicate(name: str) -> str:
-    """The message for an item listed twice."""
-    return _l("%(name)s is listed more than once.", name=name)
-
-
-def _raw_text(field: Any) -> str | None:
-    """The text as submitted (to show it again after an error), if any."""
-    raw = getattr(field, "raw_data", None)
-    return str(raw[0]) if raw else None
-
-
-class LinesField(Field):
-    """Text with one item per line; its data is the list of non-empty lines, each stripped.
-
-    An item may be listed once; ``required=False`` accepts an empty list.
-    """
-
-    widget = LinesArea()
-
-    def __init__(
-        self,
-        label: str | None = None,
-        validators: Sequence[Any] = (),
-        *,
-        required: bool = True,
-        max_items: int = MAX_LINES,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(label, [requirement(required), *validators], default=list, **kwargs)
-        self.max_items = max_items
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        """Split the submitted text into its non-empty lines."""
-        if valuelist:
-            self.data = [line.strip() for line in str(valuelist[0]).splitlines() if line.strip()]
-
-    def _value(self) -> str:
-        raw = _raw_text(self)
-        return raw if raw is not None else "\n".join(self.data or [])
-
-    def pre_validate(self, form: BaseForm) -> None:
-        """At most `max_items` lines of at most MAX_NAME characters, none twice."""
-        items: list[str] = self.data or []
-        if len(items) > self.max_items:
-            raise ValidationError(_l("At most %(max)s lines.", max=self.max_items))
-        seen: set[str] = set()
-        for number, item in enumerate(items, start=1):
-            if len(item) > MAX_NAME:
-                raise ValidationError(_l("Line %(line)s is too long.", line=number))
-            if item in seen:
-                raise ValidationError(duplicate(item))
-            seen.add(item)
 
 
 class ResultLinesField(Field):
@@ -133,7 +68,7 @@ class ResultLinesField(Field):
         self.data = result
 
     def _value(self) -> str:
-        raw = _raw_text(self)
+        raw = submitted_text(self)
         if raw is not None:
             return raw
         return "\n".join(self.format_line(name, value) for name, value in (self.data or {}).items())
