@@ -278,3 +278,6 @@ def catat_pendaftaran(ctx: ServiceContext, kode: str, pegawai: str, status: str)
     row.status, row.instance_id, row.updated_at = status, ctx.instance_id, utcnow()
     ctx.session.flush()
     return {"kode": training.kode, "status": status}
+
+
+from engine import recruitment  # noqa: E402,F401  registers the recruitment services
