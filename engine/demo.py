@@ -158,43 +158,86 @@ def seed(session: Session, password: str, today: date | None = None) -> DemoResu
     return result
 
 
-# process key, who starts it, start data, then (task element, who completes it, data) steps
-DEMO_INSTANCES: list[
-    tuple[str, str, dict[str, object], list[tuple[str, str, dict[str, object]]]]
-] = [
-    (
-        "pelatihan",
-        "pegawai1",
-        {"pegawai": "pegawai1", "kode": "TEK-DATA-02"},
-        [
+Steps = list[tuple[str, str, dict[str, object]]]
+
+
+def _lamaran(kode: str, nik: str, nama: str) -> dict[str, object]:
+    return {"formasi_id": kode, "nik": nik, "nama": nama, "jalur": "umum", "pendidikan": "S1"}
+
+
+def demo_instances(today: date) -> list[tuple[str, str, dict[str, object], Steps]]:
+    """Process key, who starts it, start data, then (task, who completes it, data) steps."""
+    opens, closes = today.isoformat(), date.fromordinal(today.toordinal() + 14).isoformat()
+    none: Steps = []
+    schedule: Steps = [("tetapkan_jadwal", "panitia1", {"dibuka": opens, "ditutup": closes})]
+    formasi = [
+        ("F-001", "Pranata Komputer Ahli Pertama", "Diskominfo", 2),
+        ("F-002", "Analis Kebijakan Ahli Pertama", "Bappeda", 1),
+    ]
+    applicants = [
+        ("pelamar1", "F-001", "3372010101990001", "Andi Saputra"),
+        ("pelamar2", "F-001", "3372014106980002", "Nur Aini"),
+        ("pelamar3", "F-002", "3372011203970003", "Rizky Ramadhan"),
+    ]
+    return [
+        *[
             (
-                "ajukan_pelatihan",
-                "pegawai1",
-                {"kode": "TEK-DATA-02", "motivasi": "Mendukung tugas analisis data layanan."},
+                "seleksi_formasi",
+                "panitia1",
+                {
+                    "formasi_id": kode,
+                    "jabatan": jabatan,
+                    "unit": unit,
+                    "kuota": kuota,
+                    "jenis_seleksi": "cpns",
+                    "pendidikan_min": "S1",
+                    "dokumen_wajib": [],
+                },
+                schedule,
             )
+            for kode, jabatan, unit, kuota in formasi
         ],
-    ),
-    ("penilaian_kinerja", "pegawai2", {"pegawai": "pegawai2", "tahun": 0}, []),
-    (
-        "mentoring",
-        "pegawai3",
-        {"mentee": "pegawai3", "mentor": "mentor1", "topik": "Penyusunan kebijakan berbasis data"},
-        [],
-    ),
-    (
-        "kenaikan_pangkat",
-        "atasan1",
-        {
-            "pegawai": "pegawai1",
-            "jenis": "prestasi",
-            "golongan_tujuan": "III/c",
-            "perlu_ujian_dinas": False,
-            "lulus_ujian_dinas": False,
-        },
-        [],
-    ),
-    ("seleksi_jpt", "panitia1", {}, []),
-]
+        *[
+            ("lamaran", user, _lamaran(kode, nik, nama), none)
+            for user, kode, nik, nama in applicants
+        ],
+        (
+            "pelatihan",
+            "pegawai1",
+            {"pegawai": "pegawai1", "kode": "TEK-DATA-02"},
+            [
+                (
+                    "ajukan_pelatihan",
+                    "pegawai1",
+                    {"kode": "TEK-DATA-02", "motivasi": "Mendukung tugas analisis data layanan."},
+                ),
+            ],
+        ),
+        ("penilaian_kinerja", "pegawai2", {"pegawai": "pegawai2", "tahun": today.year}, []),
+        (
+            "mentoring",
+            "pegawai3",
+            {
+                "mentee": "pegawai3",
+                "mentor": "mentor1",
+                "topik": "Penyusunan kebijakan berbasis data",
+            },
+            [],
+        ),
+        (
+            "kenaikan_pangkat",
+            "atasan1",
+            {
+                "pegawai": "pegawai1",
+                "jenis": "prestasi",
+                "golongan_tujuan": "III/c",
+                "perlu_ujian_dinas": False,
+                "lulus_ujian_dinas": False,
+            },
+            [],
+        ),
+        ("seleksi_jpt", "panitia1", {}, []),
+    ]
 
 
 def seed_instances(session: Session, today: date | None = None) -> list[str]:
@@ -206,11 +249,13 @@ def seed_instances(session: Session, today: date | None = None) -> list[str]:
 
     today = today or date.today()
     started: list[str] = []
-    for key, starter, data, steps in DEMO_INSTANCES:
-        values = {k: (today.year if k == "tahun" else v) for k, v in data.items()}
+    for key, starter, data, steps in demo_instances(today):
+        business_key = str(data["formasi_id"]) if key == "seleksi_formasi" else None
+        if key == "lamaran":
+            business_key = f"{data['formasi_id']}/{starter}"
         try:
             with session.begin_nested():
-                inst = start_instance(session, key, get_user(session, starter), values)
+                inst = start_instance(session, key, get_user(session, starter), data, business_key)
                 for element, actor, task_data in steps:
                     task = session.scalar(
                         select(TaskModel).where(
