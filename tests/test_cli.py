@@ -154,3 +154,27 @@ def test_rejected_deploy_prints_path_element_reason(cli: Cli, tmp_path: Path) ->
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"{bad}: hitung: script does not compile")
     assert json.loads(cli("processes", "--json").stdout) == []
+
+
+def test_complete_goes_through_the_task_form_with_documents(cli: Cli, tmp_path: Path) -> None:
+    cli("db", "init")
+    cli("deploy", str(ROOT / "workflows"))
+    cli("demo")
+    [upload] = json.loads(cli("tasks", "--user", "pelamar1", "--json").stdout)
+    assert upload["form_key"] == "lamaran.unggah_dokumen"
+    refused = cli("complete", str(upload["id"]), "--as", "pelamar1", "--data", "{}", ok=False)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert refused.stderr.startswith(f"jenjang: task {upload['id']}: ktp: ")
+    pdf, jpeg = tmp_path / "scan.pdf", tmp_path / "foto.jpg"
+    pdf.write_bytes(b"%PDF-1.4\n%demo\n")
+    jpeg.write_bytes(b"\xff\xd8\xff\xe0demo")
+    files = [f"ktp={pdf}", f"ijazah={pdf}", f"transkrip={pdf}", f"pas_foto={jpeg}"]
+    args = [arg for spec in files for arg in ("--file", spec)]
+    done = json.loads(
+        cli(
+            "complete", str(upload["id"]), "--as", "pelamar1", "--data", "{}", *args, "--json"
+        ).stdout
+    )
+    assert done["open_tasks"][0]["element_id"] == "verifikasi_administrasi"
+    bad = cli("complete", "1", "--as", "panitia1", "--file", "ktp", ok=False)
+    assert bad.stderr.strip() == "jenjang: --file 'ktp': write FIELD=PATH, e.g. ktp=scan-ktp.pdf"

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+import forms
 from engine import audit
 from engine.db import make_engine, session_factory, upgrade
 from engine.decisions import decide
@@ -29,6 +30,8 @@ from engine.runtime import (
     cancel_instance,
     claim_task,
     complete_task,
+    get_instance,
+    get_task,
     retry_instance,
     start_instance,
     unclaim_task,
@@ -280,17 +283,43 @@ def unclaim_cmd(ctx: Context, task: int, actor: str) -> None:
     click.echo(f"task {task} unclaimed")
 
 
+def _documents(specs: tuple[str, ...]) -> dict[str, tuple[str, bytes]]:
+    files: dict[str, tuple[str, bytes]] = {}
+    for spec in specs:
+        field, sep, path = spec.partition("=")
+        if not sep or not field or not path:
+            fail(f"--file '{spec}': write FIELD=PATH, e.g. ktp=scan-ktp.pdf")
+        try:
+            files[field] = (Path(path).name, Path(path).read_bytes())
+        except OSError as exc:
+            fail(f"--file {field}: {path}: {exc.strerror or exc}")
+    return files
+
+
 @cli.command("complete")
 @click.argument("task", type=int)
 @click.option("--as", "actor", required=True, help="Acting user.")
 @click.option("--data", help="Submitted data as a JSON object.")
+@click.option("--file", "files", multiple=True, help="A document for the form: FIELD=PATH.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
-def complete_cmd(ctx: Context, task: int, actor: str, data: str | None, as_json: bool) -> None:
-    """Complete a task with data; the instance runs on."""
+def complete_cmd(
+    ctx: Context, task: int, actor: str, data: str | None, files: tuple[str, ...], as_json: bool
+) -> None:
+    """Complete a task through its form (the data is validated first); the instance runs on."""
     payload = parse_json(data, "data")
+    documents = _documents(files)
+    locale = os.environ.get("JENJANG_LOCALE", "id")
     with ctx.transaction() as s:
-        outcome = complete_task(s, task, get_user(s, actor), payload)
+        row = get_task(s, task)
+        meta = get_instance(s, row.instance_id).process_version.task_meta.get(row.element_id, {})
+        result = forms.validate(
+            row.form_key, payload, documents, locale=locale, fields=meta.get("fields") or None
+        )
+        if not result.ok:
+            problems = "; ".join(f"{f}: {' '.join(m)}" for f, m in result.errors.items())
+            fail(f"task {task}: {problems}")
+        outcome = complete_task(s, task, get_user(s, actor), result.data)
         summary = instance_summary(s, outcome.instance_id)
     emit(summary, as_json, _instance_text)
 
