@@ -1,10 +1,12 @@
-"""Employee records the rules read and processes update: rank, predicates, JP, training."""
+"""Employee records the rules read and processes update: rank, predicates, JP, training,
+mentoring."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.models import Base, utcnow
@@ -104,3 +106,28 @@ class TrainingBudget(Base):
 
     tahun: Mapped[int] = mapped_column(primary_key=True)
     total: Mapped[int]
+
+
+class MentoringRecord(Base):
+    """A finished mentoring on the mentee's record: goals, sessions, final evaluations and
+    the supervisor's sign-off (DOMAIN §3)."""
+
+    __tablename__ = "mentoring_record"
+    __table_args__ = (Index("ix_mentoring_record_mentee_selesai", "mentee_id", "selesai_pada"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mentee_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    mentor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    instance_id: Mapped[int | None] = mapped_column(unique=True)  # one record per mentoring
+    topik: Mapped[str] = mapped_column(String(200), default="")
+    tujuan: Mapped[list[Any]]  # the agreed development goals, one string each
+    jumlah_sesi: Mapped[int]
+    # Final evaluations: achievement on the 1-5 scale and notes, by mentor and by mentee.
+    capaian_mentor: Mapped[int | None]
+    catatan_mentor: Mapped[str] = mapped_column(Text, default="")
+    rekomendasi: Mapped[str] = mapped_column(Text, default="")  # the mentor's, for what next
+    capaian_mentee: Mapped[int | None]
+    catatan_mentee: Mapped[str] = mapped_column(Text, default="")
+    disetujui_atasan: Mapped[bool]
+    catatan_atasan: Mapped[str] = mapped_column(Text, default="")
+    selesai_pada: Mapped[datetime] = mapped_column(default=utcnow)

@@ -26,6 +26,7 @@ from engine.hr import (
     Employee,
     EmployeePredicate,
     JpCredit,
+    MentoringRecord,
     Training,
     TrainingBudget,
     TrainingEnrolment,
@@ -278,6 +279,127 @@ def catat_pendaftaran(ctx: ServiceContext, kode: str, pegawai: str, status: str)
     row.status, row.instance_id, row.updated_at = status, ctx.instance_id, utcnow()
     ctx.session.flush()
     return {"kode": training.kode, "status": status}
+
+
+# Final evaluations are rated on the agency's 1-5 scale (the mentoring forms use the same).
+RATING_MIN, RATING_MAX = 1, 5
+MAX_SESSIONS = 1000
+
+
+def _user_id(session: Session, service_name: str, role: str, username: Any) -> int:
+    """The id of the user named `username`; InvalidInput (naming the role) if there is none."""
+    user = user_by_name(session, str(username)) if username else None
+    if user is None:
+        raise InvalidInput(f"{service_name}: {role} {username!r} is not a known user")
+    return user.id
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _evaluation(role: str, value: Any) -> tuple[int | None, str, str]:
+    """A final evaluation {"capaian": 1-5, "catatan": ..., "rekomendasi": ...} as columns."""
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise InvalidInput(
+            f"catat_hasil_mentoring: evaluasi_{role} must be an object, not {value!r}"
+        )
+    score = value.get("capaian")
+    if score is not None and (
+        isinstance(score, bool)
+        or not isinstance(score, int)
+        or not RATING_MIN <= score <= RATING_MAX
+    ):
+        raise InvalidInput(
+            f"catat_hasil_mentoring: evaluasi_{role}.capaian must be a whole number from "
+            f"{RATING_MIN} to {RATING_MAX}, not {score!r}"
+        )
+    return score, _text(value.get("catatan")), _text(value.get("rekomendasi"))
+
+
+@service("catat_hasil_mentoring")
+def catat_hasil_mentoring(
+    ctx: ServiceContext,
+    mentee: str,
+    mentor: str,
+    topik: str | None,
+    tujuan: list[Any] | None,
+    jumlah_sesi: int,
+    evaluasi_mentor: dict[str, Any] | None,
+    evaluasi_mentee: dict[str, Any] | None,
+    disetujui_atasan: bool,
+    catatan_atasan: str | None = None,
+) -> dict[str, Any]:
+    """Put a signed-off mentoring on the mentee's record; the record's id.
+
+    Run again in the same instance, it updates that instance's record instead of adding one.
+    """
+    name = "catat_hasil_mentoring"
+    mentee_id = _user_id(ctx.session, name, "mentee", mentee)
+    mentor_id = _user_id(ctx.session, name, "mentor", mentor)
+    if mentee_id == mentor_id:
+        raise InvalidInput(f"{name}: the mentor must not be the mentee ({mentee!r})")
+    if tujuan is None:
+        tujuan = []
+    if not isinstance(tujuan, list):
+        raise InvalidInput(f"{name}: tujuan must be a list of goals, not {tujuan!r}")
+    if (
+        isinstance(jumlah_sesi, bool)
+        or not isinstance(jumlah_sesi, int)
+        or not 0 <= jumlah_sesi <= MAX_SESSIONS
+    ):
+        raise InvalidInput(
+            f"{name}: jumlah_sesi must be a whole number from 0 to {MAX_SESSIONS}, "
+            f"not {jumlah_sesi!r}"
+        )
+    if not isinstance(disetujui_atasan, bool):
+        raise InvalidInput(
+            f"{name}: disetujui_atasan must be true or false, not {disetujui_atasan!r}"
+        )
+    score_mentor, notes_mentor, advice = _evaluation("mentor", evaluasi_mentor)
+    score_mentee, notes_mentee, _ = _evaluation("mentee", evaluasi_mentee)
+
+    row = None
+    if ctx.instance_id is not None:
+        row = ctx.session.scalar(
+            select(MentoringRecord).where(MentoringRecord.instance_id == ctx.instance_id)
+        )
+    if row is None:
+        row = MentoringRecord(instance_id=ctx.instance_id)
+        ctx.session.add(row)
+    row.mentee_id, row.mentor_id = mentee_id, mentor_id
+    row.topik = _text(topik)[:200]
+    row.tujuan = [str(goal) for goal in tujuan]
+    row.jumlah_sesi = jumlah_sesi
+    row.capaian_mentor, row.catatan_mentor, row.rekomendasi = score_mentor, notes_mentor, advice
+    row.capaian_mentee, row.catatan_mentee = score_mentee, notes_mentee
+    row.disetujui_atasan, row.catatan_atasan = disetujui_atasan, _text(catatan_atasan)
+    row.selesai_pada = ctx.now
+    ctx.session.flush()
+    return {"id": row.id}
+
+
+@service("riwayat_mentoring")
+def riwayat_mentoring(ctx: ServiceContext, pegawai: str) -> dict[str, Any]:
+    """How many mentorings an employee finished as mentee, and the latest (topic, date)."""
+    user_id = _user_id(ctx.session, "riwayat_mentoring", "pegawai", pegawai)
+    count = ctx.session.scalar(select(func.count()).where(MentoringRecord.mentee_id == user_id))
+    latest = ctx.session.execute(
+        select(MentoringRecord.topik, MentoringRecord.selesai_pada)
+        .where(MentoringRecord.mentee_id == user_id)
+        .order_by(MentoringRecord.selesai_pada.desc(), MentoringRecord.id.desc())
+        .limit(1)
+    ).first()
+    return {
+        "jumlah": int(count or 0),
+        "terakhir": (
+            {"topik": latest.topik, "tanggal": latest.selesai_pada.date().isoformat()}
+            if latest
+            else None
+        ),
+    }
 
 
 from engine import recruitment  # noqa: E402,F401  registers the recruitment services

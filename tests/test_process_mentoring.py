@@ -7,12 +7,15 @@ from typing import Any
 
 import pytest
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import forms
-from engine.hr import Employee
+from engine.errors import InvalidInput
+from engine.hr import Employee, MentoringRecord
 from engine.models import Instance, TaskModel, User, utcnow
 from engine.runtime import Step, latest_version, start_instance
+from engine.services import ServiceContext, catat_hasil_mentoring, riwayat_mentoring
 from engine.timers import due_instances, fire_timers
 from tests.conftest import make_user
 from tests.helpers import deploy_workflows, form_errors, only_task, open_tasks, submit
@@ -187,6 +190,29 @@ def test_request_runs_through_goals_sessions_evaluations_and_sign_off(
     assert data["capaian_akhir_mentor"] == data["capaian_akhir_mentee"] == 4
     assert (data["golongan_mentee"], data["golongan_mentor"]) == ("III/a", "IV/a")
 
+    # The signed-off result is on the mentee's record.
+    record = session.scalars(select(MentoringRecord)).one()
+    assert data["hasil_mentoring"] == {"id": record.id}
+    assert (record.mentee_id, record.mentor_id, record.instance_id) == (
+        org["mentee"].id,
+        org["mentor"].id,
+        inst,
+    )
+    assert (record.topik, record.tujuan, record.jumlah_sesi) == (
+        "Kepemimpinan",
+        GOALS.splitlines(),
+        3,
+    )
+    assert (record.capaian_mentor, record.catatan_mentor) == (4, "Catatan mentor")
+    assert (record.capaian_mentee, record.catatan_mentee) == (4, "Catatan mentee")
+    assert (record.disetujui_atasan, record.catatan_atasan) == (True, "Disahkan")
+    assert record.selesai_pada is not None
+    history = riwayat_mentoring(ServiceContext(session, None, utcnow()), "mentee1")
+    assert history == {
+        "jumlah": 1,
+        "terakhir": {"topik": "Kepemimpinan", "tanggal": record.selesai_pada.date().isoformat()},
+    }
+
 
 def test_declined_request_goes_back_to_admin_and_a_new_mentor_accepts(
     session: Session, org: dict[str, User]
@@ -302,3 +328,67 @@ def test_an_unanswered_reminder_does_not_keep_the_finished_mentoring_open(
     assert open_tasks(session, inst) == []
     session.refresh(reminder)
     assert reminder.outcome == "cancelled"
+    # A sign-off without notes still puts the result on the record.
+    record = session.scalars(select(MentoringRecord)).one()
+    assert (record.jumlah_sesi, record.disetujui_atasan, record.catatan_atasan) == (2, True, "")
+
+
+def result_args(**changes: Any) -> dict[str, Any]:
+    """Arguments for catat_hasil_mentoring, as the diagram passes them."""
+    args: dict[str, Any] = {
+        "mentee": "mentee1",
+        "mentor": "mentor1",
+        "topik": "Kepemimpinan",
+        "tujuan": ["Menyusun telaahan staf"],
+        "jumlah_sesi": 2,
+        "evaluasi_mentor": {"capaian": 5, "catatan": "Baik", "rekomendasi": "Diklat PKA"},
+        "evaluasi_mentee": {"capaian": 4, "catatan": "Bermanfaat"},
+        "disetujui_atasan": True,
+        "catatan_atasan": None,
+    }
+    args.update(changes)
+    return args
+
+
+def test_the_result_service_refuses_unknown_users_and_bad_values(
+    session: Session, org: dict[str, User]
+) -> None:
+    ctx = ServiceContext(session, None, utcnow())
+    with pytest.raises(InvalidInput, match="mentee 'nobody' is not a known user"):
+        catat_hasil_mentoring(ctx, **result_args(mentee="nobody"))
+    with pytest.raises(InvalidInput, match="mentor 'nobody' is not a known user"):
+        catat_hasil_mentoring(ctx, **result_args(mentor="nobody"))
+    with pytest.raises(InvalidInput, match="jumlah_sesi must be a whole number"):
+        catat_hasil_mentoring(ctx, **result_args(jumlah_sesi="3"))
+    with pytest.raises(InvalidInput, match=r"evaluasi_mentee.capaian must be a whole number"):
+        catat_hasil_mentoring(ctx, **result_args(evaluasi_mentee={"capaian": 9}))
+    with pytest.raises(InvalidInput, match="pegawai 'nobody' is not a known user"):
+        riwayat_mentoring(ctx, "nobody")
+    assert session.scalars(select(MentoringRecord)).all() == []
+
+
+def test_the_mentoring_history_counts_records_and_names_the_latest(
+    session: Session, org: dict[str, User]
+) -> None:
+    ctx = ServiceContext(session, None, utcnow())
+    assert riwayat_mentoring(ctx, "mentee1") == {"jumlah": 0, "terakhir": None}
+    first = catat_hasil_mentoring(
+        ServiceContext(session, 101, utcnow() - timedelta(days=200)), **result_args(topik="Awal")
+    )
+    latest = catat_hasil_mentoring(
+        ServiceContext(session, 102, utcnow()), **result_args(topik="Lanjutan")
+    )
+    assert first["id"] != latest["id"]
+    record = session.get(MentoringRecord, latest["id"])
+    assert record is not None and record.rekomendasi == "Diklat PKA"
+    assert riwayat_mentoring(ctx, "mentee1") == {
+        "jumlah": 2,
+        "terakhir": {"topik": "Lanjutan", "tanggal": record.selesai_pada.date().isoformat()},
+    }
+    # Run again in the same instance, the service updates that instance's record.
+    again = catat_hasil_mentoring(
+        ServiceContext(session, 102, utcnow()), **result_args(topik="Lanjutan", jumlah_sesi=4)
+    )
+    assert again == latest
+    assert riwayat_mentoring(ctx, "mentee1")["jumlah"] == 2
+    assert riwayat_mentoring(ctx, "mentor1") == {"jumlah": 0, "terakhir": None}
