@@ -63,3 +63,26 @@ def deploy_workflows(session: Session, *names: str, actor: str = "pemilik1") -> 
     root = Path(__file__).resolve().parents[1] / "workflows"
     deploy(session, [(name, (root / name).read_bytes()) for name in names], actor)
     session.commit()
+
+
+def stored_instance(session: Session, instance_id: int) -> Any:
+    """The instance as stored now (the session's cached copy is dropped first)."""
+    from engine.models import Instance
+
+    session.expire_all()
+    inst = session.get(Instance, instance_id)
+    assert inst is not None
+    return inst
+
+
+def instance_data(session: Session, instance_id: int) -> dict[str, Any]:
+    """An instance's data: the workflow's when completed, else its first ready task's."""
+    from SpiffWorkflow.util.task import TaskState
+
+    from engine.runtime import Step
+
+    wf = Step(session, stored_instance(session, instance_id)).wf
+    if wf.is_completed():
+        return dict(wf.data)
+    ready = wf.get_tasks(state=TaskState.READY, manual=True)
+    return dict(ready[0].data)

@@ -6,19 +6,20 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import forms
 from engine.errors import InvalidInput
 from engine.hr import Employee, MentoringRecord
-from engine.models import Instance, TaskModel, User, utcnow
-from engine.runtime import Step, latest_version, start_instance
+from engine.models import TaskModel, User, utcnow
+from engine.runtime import latest_version, start_instance
 from engine.services import ServiceContext, catat_hasil_mentoring, riwayat_mentoring
 from engine.timers import due_instances, fire_timers
 from tests.conftest import make_user
 from tests.helpers import deploy_workflows, form_errors, only_task, open_tasks, submit
+from tests.helpers import instance_data as data_of
+from tests.helpers import stored_instance as instance
 
 TODAY = date.today().isoformat()
 GOALS = "Menyusun telaahan staf\nMemimpin rapat koordinasi"
@@ -56,23 +57,6 @@ def assignee(session: Session, row: TaskModel) -> str | None:
     """The username a task is assigned to."""
     user = session.get(User, row.assignee_id) if row.assignee_id else None
     return user.username if user else None
-
-
-def instance(session: Session, instance_id: int) -> Instance:
-    """The instance as stored now."""
-    session.expire_all()
-    inst = session.get(Instance, instance_id)
-    assert inst is not None
-    return inst
-
-
-def data_of(session: Session, instance_id: int) -> dict[str, Any]:
-    """The instance's data: the workflow's when completed, else the first ready task's."""
-    wf = Step(session, instance(session, instance_id)).wf
-    if wf.is_completed():
-        return dict(wf.data)
-    ready = wf.get_tasks(state=TaskState.READY, manual=True)
-    return dict(ready[0].data)
 
 
 def start_request(session: Session, org: dict[str, User], mentor: str = "mentor1") -> int:

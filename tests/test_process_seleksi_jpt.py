@@ -6,15 +6,16 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 import forms
-from engine.models import Instance, User, utcnow
-from engine.runtime import Step, latest_version, start_instance
+from engine.models import User, utcnow
+from engine.runtime import latest_version, start_instance
 from engine.timers import due_instances, fire_timers
 from tests.conftest import make_user
 from tests.helpers import deploy_workflows, form_errors, only_task, submit
+from tests.helpers import instance_data as data_of
+from tests.helpers import stored_instance as instance
 
 APPLICANTS = ["andi", "budi", "citra", "dewi"]
 ELIGIBLE = ["andi", "budi", "citra"]
@@ -34,23 +35,6 @@ def org(session: Session) -> dict[str, User]:
         "panitia": make_user(session, "panitia1", "panitia_seleksi"),
         "ppk": make_user(session, "walikota", "ppk"),
     }
-
-
-def instance(session: Session, instance_id: int) -> Instance:
-    """The instance as stored now."""
-    session.expire_all()
-    inst = session.get(Instance, instance_id)
-    assert inst is not None
-    return inst
-
-
-def data_of(session: Session, instance_id: int) -> dict[str, Any]:
-    """The instance's data: the workflow's when completed, else the ready task's."""
-    wf = Step(session, instance(session, instance_id)).wf
-    if wf.is_completed():
-        return dict(wf.data)
-    [ready] = wf.get_tasks(state=TaskState.READY, manual=True)
-    return dict(ready.data)
 
 
 def lines(values: dict[str, Any]) -> str:
