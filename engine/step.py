@@ -419,7 +419,8 @@ class Step:
         if not meta.get("assignee") and not meta.get("due"):
             return row
         context = dict(task.data)
-        context["starter"] = self.starter_name()
+        if not context.get("starter"):  # instances started before the engine set it in data
+            context["starter"] = self.starter_name()
         if meta.get("assignee"):
             row["assignee_id"] = self._assignee(element, meta["assignee"], context, actor)
         try:
