@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 # Translation catalogues (Bahasa Indonesia by default, English one setting away).
 translations: $(STAMP)
 	$(BIN)/pybabel -q compile -d forms/translations -D jenjang
+	$(BIN)/pybabel -q compile -d webui/translations
 
 install: $(STAMP)
 
@@ -28,11 +29,11 @@ run: translations
 	else echo "workflows/ has no BPMN or DMN files yet: nothing to deploy"; fi
 	$(BIN)/jenjang demo
 	@echo
-	@echo "Jenjang's database is ready, workflows/ is deployed and the demo agency exists."
-	@echo "The web app comes with the web issue; meanwhile drive it with the CLI, e.g."
-	@echo "  $(BIN)/jenjang processes"
-	@echo "  $(BIN)/jenjang tasks --user atasan1"
-	@echo "  $(BIN)/jenjang --help"
+	@echo "Jenjang is ready: open http://127.0.0.1:5000/ and log in as one of"
+	@echo "  ppk1 atasan1 pegawai1 pegawai2 pegawai3 mentor1 verifikator1 panitia1"
+	@echo "  admin1 pemilik1 pelamar1 pelamar2 pelamar3"
+	@echo "with the password $${JENJANG_DEMO_PASSWORD:-jenjang-demo}. Ctrl+C stops the server."
+	$(BIN)/jenjang serve --host 127.0.0.1 --port 5000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -463,6 +463,29 @@ def audit_verify(ctx: Context) -> None:
     click.echo(result.message)
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
+def serve_cmd(host: str, port: int, threads: int) -> None:
+    """Serve the web app with waitress (not Flask's debug server)."""
+    from waitress import serve
+
+    from webui.app import create_app
+
+    # Plain http on this machine only: the session cookie may go without HTTPS, unless
+    # JENJANG_SESSION_COOKIE_SECURE says otherwise. Anywhere else it is HTTPS-only.
+    if host in LOCAL_HOSTS and not os.environ.get("JENJANG_SESSION_COOKIE_SECURE"):
+        os.environ["JENJANG_SESSION_COOKIE_SECURE"] = "0"
+    app = create_app()
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"Jenjang serves on http://{shown}:{port}/ (Ctrl+C stops it)")
+    serve(app, host=host, port=port, threads=threads, ident="jenjang")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: every error is one line on stderr with exit status 2."""
     import webui.cli_hr  # noqa: F401  registers the HR admin commands on `cli`

@@ -1,0 +1,239 @@
+"""Logging in and out: Flask-Login over the engine's users, with a failed-login throttle."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import deque
+from datetime import datetime, timedelta
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from engine.models import User, utcnow
+from engine.passwords import check_password, hash_password
+from webui.db import get_db
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+MAX_USERNAME = 64
+MAX_PASSWORD = 1024
+THROTTLE = "jenjang_login_throttle"
+# Checked when the username is unknown, so that an unknown name takes as long as a wrong password.
+_DUMMY_HASH: list[str] = []
+
+
+class WebUser(UserMixin):
+    """The logged-in person: the engine's `User` row of this request, as Flask-Login needs it."""
+
+    def __init__(self, account: User) -> None:
+        self.account = account
+
+    def get_id(self) -> str:
+        """``id.fingerprint``: a changed password ends the sessions made with the old one."""
+        return f"{self.account.id}.{password_fingerprint(self.account)}"
+
+    @property
+    def is_active(self) -> bool:
+        """Deactivated accounts cannot log in, and their sessions end."""
+        return self.account.active
+
+    @property
+    def username(self) -> str:
+        """The login name."""
+        return self.account.username
+
+    @property
+    def display_name(self) -> str:
+        """The full name, or the login name when there is none."""
+        return self.account.full_name or self.account.username
+
+
+def password_fingerprint(user: User) -> str:
+    """A short digest of the stored hash (never the hash itself) for the session id."""
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> WebUser | None:
+    """The user of this request's session, if it still exists, is active and unchanged."""
+    raw_id, _sep, fingerprint = user_id.partition(".")
+    if not raw_id.isdigit():
+        return None
+    user = get_db().get(User, int(raw_id))
+    if user is None or not user.active or password_fingerprint(user) != fingerprint:
+        return None
+    return WebUser(user)
+
+
+class LoginThrottle:
+    """Failed logins per username; too many within a window lock the name out for a while.
+
+    Kept in the memory of the serving process (waitress: one process, many threads). Several
+    processes (gunicorn workers) each count on their own; a shared store is a later step.
+    """
+
+    MAX_NAMES = 10_000  # bounded memory however many names an attacker tries
+
+    def __init__(self, max_failures: int, window: timedelta, lockout: timedelta) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self.lockout = lockout
+        self._failures: dict[str, deque[datetime]] = {}
+        self._locked_until: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def locked_until(self, username: str, now: datetime) -> datetime | None:
+        """When a locked-out username may try again, or None."""
+        with self._lock:
+            until = self._locked_until.get(username)
+            if until is not None and until <= now:
+                del self._locked_until[username]
+                return None
+            return until
+
+    def failed(self, username: str, now: datetime) -> None:
+        """Count a failed login; the failure that reaches the limit starts the lockout."""
+        with self._lock:
+            self._prune(now)
+            attempts = self._failures.setdefault(username, deque())
+            attempts.append(now)
+            while attempts and attempts[0] <= now - self.window:
+                attempts.popleft()
+            if len(attempts) >= self.max_failures:
+                self._locked_until[username] = now + self.lockout
+                del self._failures[username]
+
+    def succeeded(self, username: str) -> None:
+        """A successful login clears the name's failures."""
+        with self._lock:
+            self._failures.pop(username, None)
+
+    def _prune(self, now: datetime) -> None:
+        if len(self._failures) + len(self._locked_until) < self.MAX_NAMES:
+            return
+        self._failures = {
+            name: times
+            for name, times in self._failures.items()
+            if times and times[-1] > now - self.window
+        }
+        self._locked_until = {n: t for n, t in self._locked_until.items() if t > now}
+        while len(self._failures) >= self.MAX_NAMES // 2:
+            self._failures.pop(next(iter(self._failures)))
+
+
+def throttle() -> LoginThrottle:
+    """The app's login throttle."""
+    found: LoginThrottle = current_app.extensions[THROTTLE]
+    return found
+
+
+def init_app(app: Flask) -> None:
+    """Attach Flask-Login and the throttle (numbers from the app's config)."""
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to see this page.")
+    login_manager.login_message_category = "info"
+    app.extensions[THROTTLE] = LoginThrottle(
+        app.config["LOGIN_MAX_FAILURES"],
+        app.config["LOGIN_FAILURE_WINDOW"],
+        app.config["LOGIN_LOCKOUT"],
+    )
+
+
+def _dummy_hash() -> str:
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(hash_password("not-a-password"))
+    return _DUMMY_HASH[0]
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with this name and password, or None (in about the same time)."""
+    user = get_db().scalar(select(User).where(User.username == username))
+    if user is None or not user.password_hash:
+        check_password(_dummy_hash(), password)
+        return None
+    if not check_password(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+def _minutes_left(until: datetime, now: datetime) -> int:
+    return max(1, -(-int((until - now).total_seconds()) // 60))
+
+
+@bp.route("/masuk", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    """Show the login form; check the password; refuse a locked-out username."""
+    if request.method == "GET":
+        return render_template("login.html", username="")
+    username = request.form.get("username", "").strip()[:MAX_USERNAME]
+    password = request.form.get("password", "")[:MAX_PASSWORD]
+    key = username.lower()  # "Atasan1" and "atasan1" share one count
+    now = utcnow()
+    guard = throttle()
+    until = guard.locked_until(key, now) if key else None
+    if until is not None:
+        minutes = _minutes_left(until, now)
+        message = _(
+            "Too many failed logins for this username. Try again in %(minutes)s minutes.",
+            minutes=minutes,
+        )
+        return render_template("login.html", username=username, error=message), 429
+    user = authenticate(username, password) if username and password else None
+    if user is None:
+        if key:
+            guard.failed(key, now)
+        message = _("Wrong username or password.")
+        return render_template("login.html", username=username, error=message), 401
+    guard.succeeded(key)
+    lang = session.get("lang")
+    session.clear()  # a fresh session at login: nothing carried over from before (fixation)
+    if lang:
+        session["lang"] = lang
+    login_user(WebUser(user))
+    session.permanent = True
+    flash(_("Welcome, %(name)s", name=user.full_name or user.username), "success")
+    return redirect(safe_next(request.args.get("next")) or url_for("inbox.mine"))
+
+
+@bp.post("/keluar")
+@login_required
+def logout() -> ResponseReturnValue:
+    """Log out (a POST with the CSRF token, so no other site can log anyone out)."""
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have logged out."), "success")
+    return redirect(url_for("auth.login"))
+
+
+def current_account() -> User:
+    """The engine user of the logged-in person (routes are behind login_required)."""
+    from flask_login import current_user
+
+    user: User = current_user.account
+    return user
+
+
+def safe_next(target: str | None) -> str | None:
+    """A same-site path to go back to, or None (never another host: no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target

@@ -1,0 +1,265 @@
+"""The staff inbox: "Tugas saya" and "Tugas tim", claim and unclaim, and the task page.
+
+Lists are one indexed query on the task table (joined to its instance and version for the
+starter and the process name): no workflow is loaded to show an inbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from math import ceil
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request
+from flask import url_for as url
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import aliased
+
+from engine.errors import NotAllowed, StaleTask
+from engine.models import Instance, ProcessVersion, TaskModel, User, utcnow
+from engine.runtime import (
+    claim_task,
+    complete_task,
+    get_instance,
+    get_task,
+    is_admin,
+    may_act,
+    unclaim_task,
+)
+from webui import taskpage
+from webui.auth import current_account, safe_next
+from webui.db import get_db
+
+bp = Blueprint("inbox", __name__, url_prefix="/tugas")
+MINE, TEAM = "saya", "tim"
+SORTS = {"due", "-due", "created", "-created"}
+DUE_FILTERS = {"overdue", "week", "none"}
+MAX_SEARCH = 100
+
+
+def mine_filter(user: User) -> ColumnElement[bool]:
+    """Open tasks that are this user's: claimed by them, assigned to them, or theirs as starter."""
+    unclaimed = TaskModel.claimed_by_id.is_(None)
+    starter_only = and_(
+        TaskModel.role.is_(None),
+        TaskModel.assignee_id.is_(None),
+        Instance.started_by_id == user.id,
+    )
+    return and_(
+        TaskModel.completed_at.is_(None),
+        or_(
+            TaskModel.claimed_by_id == user.id,
+            and_(unclaimed, or_(TaskModel.assignee_id == user.id, starter_only)),
+        ),
+    )
+
+
+def team_filter(user: User) -> ColumnElement[bool]:
+    """Open tasks of this user's roles that nobody has claimed and nobody is assigned to."""
+    return and_(
+        TaskModel.completed_at.is_(None),
+        TaskModel.claimed_by_id.is_(None),
+        TaskModel.assignee_id.is_(None),
+        TaskModel.role.in_(sorted(user.role_names) or [""]),
+    )
+
+
+def _base(user: User, tab: str) -> Any:  # a Select (its generic form differs in SA 2.0/2.1)
+    claimer = aliased(User)
+    return (
+        select(TaskModel, ProcessVersion.name, claimer.full_name, claimer.username)
+        .join(Instance, TaskModel.instance_id == Instance.id)
+        .join(ProcessVersion, Instance.process_version_id == ProcessVersion.id)
+        .outerjoin(claimer, TaskModel.claimed_by_id == claimer.id)
+        .where(mine_filter(user) if tab == MINE else team_filter(user))
+    )
+
+
+def counts() -> dict[str, int]:
+    """How many tasks are in each tab (for the navigation), once per request."""
+    if "inbox_counts" not in g:
+        user = current_account()
+        session = get_db()
+        g.inbox_counts = {
+            tab: session.scalar(
+                select(func.count())
+                .select_from(TaskModel)
+                .join(Instance, TaskModel.instance_id == Instance.id)
+                .where(mine_filter(user) if tab == MINE else team_filter(user))
+            )
+            or 0
+            for tab in (MINE, TEAM)
+        }
+    found: dict[str, int] = g.inbox_counts
+    return found
+
+
+@dataclass
+class Listing:
+    """What the inbox page shows: rows, the filters in force and where the pages are."""
+
+    tab: str
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    pages: int
+    args: dict[str, str]
+    processes: list[tuple[str, str]]
+    tasks: list[tuple[str, str]]
+
+
+def _arguments() -> dict[str, str]:
+    args = {
+        "proses": request.args.get("proses", "").strip()[:255],
+        "tugas": request.args.get("tugas", "").strip()[:255],
+        "tenggat": request.args.get("tenggat", ""),
+        "urut": request.args.get("urut", "due"),
+        "q": request.args.get("q", "").strip()[:MAX_SEARCH],
+    }
+    if args["tenggat"] not in DUE_FILTERS:
+        args["tenggat"] = ""
+    if args["urut"] not in SORTS:
+        args["urut"] = "due"
+    return args
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def listing(tab: str) -> Listing:
+    """The inbox tab for the logged-in user, filtered, sorted and paged from the query string."""
+    user, session = current_account(), get_db()
+    args = _arguments()
+    query = _base(user, tab)
+    now = utcnow()
+    if args["proses"]:
+        query = query.where(TaskModel.process_key == args["proses"])
+    if args["tugas"]:
+        query = query.where(TaskModel.element_id == args["tugas"])
+    if args["tenggat"] == "overdue":
+        query = query.where(TaskModel.due_at < now)
+    elif args["tenggat"] == "week":
+        query = query.where(TaskModel.due_at < now + timedelta(days=7))
+    elif args["tenggat"] == "none":
+        query = query.where(TaskModel.due_at.is_(None))
+    if args["q"]:
+        query = query.where(TaskModel.business_key.ilike(_like(args["q"]), escape="\\"))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    size = current_app.config["INBOX_PAGE_SIZE"]
+    pages = max(1, ceil(total / size))
+    page = min(max(1, request.args.get("hal", 1, type=int) or 1), pages)
+    order = {
+        "due": (TaskModel.due_at.is_(None), TaskModel.due_at, TaskModel.created_at),
+        "-due": (TaskModel.due_at.is_(None), TaskModel.due_at.desc(), TaskModel.created_at),
+        "created": (TaskModel.created_at,),
+        "-created": (TaskModel.created_at.desc(),),
+    }[args["urut"]]
+    found = session.execute(
+        query.order_by(*order, TaskModel.id).offset((page - 1) * size).limit(size)
+    ).all()
+    rows = [
+        {
+            "task": task,
+            "process_name": process_name or task.process_key,
+            "claimed_by": claimer_name or claimer_username,
+            "overdue": task.due_at is not None and task.due_at < now,
+        }
+        for task, process_name, claimer_name, claimer_username in found
+    ]
+    options = session.execute(
+        _base(user, tab)
+        .with_only_columns(
+            TaskModel.process_key, ProcessVersion.name, TaskModel.element_id, TaskModel.name
+        )
+        .distinct()
+    ).all()
+    processes = sorted({(key, name or key) for key, name, _e, _n in options}, key=lambda p: p[1])
+    tasks = sorted({(element, name) for _k, _p, element, name in options}, key=lambda t: t[1])
+    return Listing(tab, rows, total, page, pages, args, processes, tasks)
+
+
+@bp.get("")
+@login_required
+def mine() -> ResponseReturnValue:
+    """Tugas saya: tasks claimed by or assigned to me."""
+    return render_template("inbox.html", listing=listing(MINE))
+
+
+@bp.get("/tim")
+@login_required
+def team() -> ResponseReturnValue:
+    """Tugas tim: tasks of my roles that nobody has claimed yet."""
+    return render_template("inbox.html", listing=listing(TEAM))
+
+
+def visible_task(task_id: int) -> tuple[TaskModel, Instance]:
+    """An open task the user may act on, or 404 (someone else's task is not even shown)."""
+    session, user = get_db(), current_account()
+    row = get_task(session, task_id)
+    instance = get_instance(session, row.instance_id)
+    if not may_act(user, row, instance.started_by_id):
+        abort(404)
+    if row.claimed_by_id not in (None, user.id) and not is_admin(user):
+        abort(404)
+    return row, instance
+
+
+def _back() -> str:
+    return safe_next(request.form.get("next")) or url("inbox.mine")
+
+
+@bp.post("/<int:task_id>/ambil")
+@login_required
+def claim(task_id: int) -> ResponseReturnValue:
+    """Claim a task: it moves from Tugas tim to Tugas saya."""
+    row, _instance = visible_task(task_id)
+    if row.completed_at is not None:
+        flash(_("This task has already been completed."), "warning")
+        return redirect(_back(), 303)
+    try:
+        claim_task(get_db(), task_id, current_account())
+    except (NotAllowed, StaleTask):
+        get_db().rollback()
+        flash(_("Someone else took this task meanwhile."), "warning")
+        return redirect(_back(), 303)
+    flash(_("Task “%(name)s” is now yours.", name=row.name), "success")
+    return redirect(_back(), 303)
+
+
+@bp.post("/<int:task_id>/lepas")
+@login_required
+def unclaim(task_id: int) -> ResponseReturnValue:
+    """Give a claimed task back to the team."""
+    row, _instance = visible_task(task_id)
+    if row.completed_at is not None:
+        flash(_("This task has already been completed."), "warning")
+        return redirect(_back(), 303)
+    unclaim_task(get_db(), task_id, current_account())
+    flash(_("Task “%(name)s” is back in the team's tasks.", name=row.name), "success")
+    return redirect(_back(), 303)
+
+
+@bp.route("/<int:task_id>", methods=["GET", "POST"])
+@login_required
+def task(task_id: int) -> ResponseReturnValue:
+    """The task page: its form, the instance's context and history; POST completes it."""
+    session, user = get_db(), current_account()
+    row, instance = visible_task(task_id)
+    if row.completed_at is not None:
+        flash(_("This task has already been completed."), "info")
+        return redirect(url("inbox.mine"))
+    page = taskpage.TaskPage.build(session, row, instance)
+    if request.method == "POST":
+        result = page.submit(request.form, request.files)
+        if result.ok:
+            complete_task(session, task_id, user, result.data)
+            flash(_("Task “%(name)s” is completed.", name=row.name), "success")
+            return redirect(url("inbox.mine"), 303)
+        return render_template("task.html", page=page, row=row, now=utcnow()), 422
+    return render_template("task.html", page=page, row=row, now=utcnow())
