@@ -250,9 +250,15 @@ def seed_instances(session: Session, today: date | None = None) -> list[str]:
     today = today or date.today()
     started: list[str] = []
     for key, starter, data, steps in demo_instances(today):
-        business_key = str(data["formasi_id"]) if key == "seleksi_formasi" else None
-        if key == "lamaran":
-            business_key = f"{data['formasi_id']}/{starter}"
+        business_key = {
+            "seleksi_formasi": f"{data.get('formasi_id')}",
+            "lamaran": f"{data.get('formasi_id')}/{starter}",
+            "pelatihan": f"{data.get('kode')} / {data.get('pegawai')}",
+            "penilaian_kinerja": f"SKP {today.year} / {data.get('pegawai')}",
+            "mentoring": f"{data.get('mentee')} / mentor {data.get('mentor')}",
+            "kenaikan_pangkat": f"{data.get('pegawai')} → {data.get('golongan_tujuan')}",
+            "seleksi_jpt": f"JPT {today.year}",
+        }.get(key)
         try:
             with session.begin_nested():
                 inst = start_instance(session, key, get_user(session, starter), data, business_key)
