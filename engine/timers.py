@@ -57,6 +57,13 @@ def _waiting_timers(step: Step) -> dict[str, tuple[str, str]]:
 def fire_timers(session: Session, instance_id: int, now: datetime) -> list[str]:
     """Run an instance on at `now` so its due timers fire; the element ids that fired."""
     with clock.at(now):
+        # Several workers share the work: one that finds the row locked leaves it to the other
+        # (PostgreSQL; SQLite has one writer anyway). The version check still guards the write.
+        locked = session.scalar(
+            select(Instance.id).where(Instance.id == instance_id).with_for_update(skip_locked=True)
+        )
+        if locked is None:
+            return []
         instance = get_instance(session, instance_id)
         due = instance.next_timer_at
         if instance.state not in ACTIVE_STATES or due is None or due > clock.utcnow():

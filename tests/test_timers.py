@@ -70,3 +70,35 @@ def test_worker_once_with_now(
     assert capsys.readouterr().out.strip() == f"instance {waiting.id}: fired tunggu"
     session.rollback()  # end this session's read snapshot to see the worker's commit
     assert session.get(Instance, waiting.id).state == "completed"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("db_engine", ["postgres"], indirect=True)
+def test_two_workers_fire_a_due_timer_once(
+    db_engine: object, session: Session, waiting: Instance
+) -> None:
+    import threading
+
+    from engine.db import session_factory
+    from engine.errors import StaleTask
+
+    later = utcnow() + timedelta(hours=2)
+    barrier = threading.Barrier(2)
+    fired: list[list[str]] = []
+
+    def worker() -> None:
+        with session_factory(db_engine)() as s:  # type: ignore[arg-type]
+            barrier.wait(timeout=30)
+            try:
+                with s.begin():
+                    fired.append(fire_timers(s, waiting.id, later))
+            except StaleTask:
+                fired.append([])
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(fired) == [[], ["tunggu"]]
+    session.rollback()
+    assert session.query(AuditEntry).filter_by(action="timer").count() == 1
