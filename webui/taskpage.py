@@ -23,12 +23,14 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import RadioField, SelectMultipleField
 
 import forms
+from engine.documents import Document, documents_of
 from engine.models import Instance, TaskModel
 from engine.queries import instance_summary
 from engine.serialization import load_workflow
 from engine.step import VersionRef
 from forms.base import FORM_ERRORS, TaskForm
 from forms.dynamic import FormDefinitionError, dynamic_form_class
+from webui.documents import store_uploads
 
 PLAIN_ROWS = 6
 MAX_SHOWN = 300
@@ -123,6 +125,7 @@ class TaskPage:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    documents: list[Document] = field(default_factory=list)
 
     @classmethod
     def build(cls, session: Session, row: TaskModel, instance: Instance) -> TaskPage:
@@ -189,6 +192,8 @@ class TaskPage:
             locale=locale(),
             fields=self.meta.get("fields") or None,
         )
+        if result.ok and uploads:
+            store_uploads(self.row, result.data, uploads)  # same transaction as the completion
         if not result.ok:
             self.errors = dict(result.errors)
             if self.form is not None:
@@ -204,6 +209,7 @@ class TaskPage:
         values: Mapping[str, Any] = task.data if task is not None else wf.data
         summary = instance_summary(session, self.instance.id)
         self.summary = summary
+        self.documents = documents_of(session, self.instance.id)
         task_meta = version.task_meta
         labels: dict[str, str] = {}
         for entry in summary["history"]:
