@@ -208,7 +208,9 @@ def login() -> ResponseReturnValue:
     login_user(WebUser(user))
     session.permanent = True
     flash(_("Welcome, %(name)s", name=user.full_name or user.username), "success")
-    return redirect(safe_next(request.args.get("next")) or url_for("inbox.mine"))
+    # Applicants start in their portal; staff in their inbox.
+    home = "portal.applications" if user.role_names == {"pelamar"} else "inbox.mine"
+    return redirect(safe_next(request.args.get("next")) or url_for(home))
 
 
 @bp.post("/keluar")

@@ -338,3 +338,13 @@ def test_pages_show_in_english_on_request(
     client.post("/bahasa", data={"lang": "en"})
     page = client.get("/pelamar/lamaran").text
     assert "My applications" in page and "Registration number" in page
+
+
+def test_applicants_land_in_the_portal_and_staff_in_the_inbox(
+    demo: Session, auth: AuthActions
+) -> None:
+    response = auth.login("pelamar1")
+    assert response.status_code in (302, 303)
+    assert response.headers["Location"].endswith("/pelamar/lamaran")
+    auth.logout()
+    assert auth.login("atasan1").headers["Location"].endswith("/tugas")
