@@ -29,7 +29,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
 
 from forms.i18n import compiled_catalogue
-from webui import auth, db, documents, inbox, portal
+from webui import api, auth, db, documents, inbox, portal
 from webui.auth import safe_next
 from webui.cli import database_url
 
@@ -126,6 +126,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(inbox.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(portal.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # bearer tokens only, never cookies: no cross-site requests to forge
 
     @app.get("/")
     def index() -> ResponseReturnValue:

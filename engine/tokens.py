@@ -1,0 +1,78 @@
+"""Bearer tokens for the JSON API: only a token's sha256 is stored, never the token itself.
+
+A token is 32 random bytes (url-safe text); whoever holds it acts as its user until it
+expires. Looking a token up by its digest needs no constant-time comparison: the digest of a
+guess says nothing about the stored ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import ForeignKey, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from engine.models import Base, User, utcnow
+
+DEFAULT_LIFETIME = timedelta(hours=12)
+# last_used_at is refreshed at most this often, so reading the API is not a write per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+PREFIX = "jjg_"  # recognisable in logs and by secret scanners
+MAX_TOKEN = 200
+
+
+class ApiToken(Base):
+    """One issued API token: its digest, whose it is, and when it stops working."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    last_used_at: Mapped[datetime | None]
+
+
+def digest(token: str) -> str:
+    """The sha256 (hex) under which a token is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(
+    session: Session,
+    user: User,
+    lifetime: timedelta = DEFAULT_LIFETIME,
+    now: datetime | None = None,
+) -> str:
+    """A new token for the user, valid for `lifetime`; only its digest is stored."""
+    now = now or utcnow()
+    token = PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            token_sha256=digest(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str, now: datetime | None = None) -> User | None:
+    """The active user a live token belongs to; None for an unknown or expired token."""
+    if not token or len(token) > MAX_TOKEN:
+        return None
+    now = now or utcnow()
+    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest(token)))
+    if row is None or row.expires_at <= now:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+    return user
