@@ -154,3 +154,25 @@ def instance_summary(session: Session, instance_id: int) -> dict[str, Any]:
             for h in history
         ],
     }
+
+
+def end_reached(session: Session, instance: Instance) -> str | None:
+    """The name of the end event a completed instance reached (how it ended), if any."""
+    from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+    from SpiffWorkflow.util.task import TaskState
+
+    from engine.serialization import load_workflow
+    from engine.step import VersionRef
+
+    if instance.state != "completed":
+        return None
+    version = instance.process_version
+    wf = load_workflow(
+        version.dialect, instance.workflow_state, VersionRef.of(version).specs(session)
+    )
+    ends = [
+        t.task_spec.bpmn_name or t.task_spec.bpmn_id
+        for t in wf.get_tasks(state=TaskState.COMPLETED)
+        if isinstance(t.task_spec, EndEvent) and t.workflow is wf
+    ]
+    return ends[-1] if ends else None

@@ -29,7 +29,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
 
 from forms.i18n import compiled_catalogue
-from webui import api, auth, db, documents, inbox, portal
+from webui import api, auth, db, documents, employee, inbox, portal
 from webui.auth import safe_next
 from webui.cli import database_url
 
@@ -87,6 +87,8 @@ def default_config(instance_path: Path) -> dict[str, Any]:
         "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
         "LOGIN_LOCKOUT": timedelta(minutes=15),
         "INBOX_PAGE_SIZE": 20,
+        # Development hours every civil servant should get each year (PP 11/2017).
+        "JP_TARGET_TAHUNAN": 20,
         "BABEL_DEFAULT_LOCALE": DEFAULT_LOCALE,
         # Stored times are UTC; pages show them in Western Indonesian Time.
         "BABEL_DEFAULT_TIMEZONE": "Asia/Jakarta",
@@ -126,6 +128,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(inbox.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(portal.bp)
+    app.register_blueprint(employee.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens only, never cookies: no cross-site requests to forge
 

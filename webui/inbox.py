@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import aliased
+from werkzeug.datastructures import FileStorage, MultiDict
 
 from engine.errors import NotAllowed, StaleTask
 from engine.models import Instance, ProcessVersion, TaskModel, User, utcnow
@@ -30,7 +31,7 @@ from engine.runtime import (
     may_act,
     unclaim_task,
 )
-from webui import taskpage
+from webui import imports, taskpage
 from webui.auth import current_account, safe_next
 from webui.db import get_db
 
@@ -39,6 +40,7 @@ MINE, TEAM = "saya", "tim"
 SORTS = {"due", "-due", "created", "-created"}
 DUE_FILTERS = {"overdue", "week", "none"}
 MAX_SEARCH = 100
+NEXT_TASK = "lanjut"  # the "Simpan & tugas berikutnya" button
 
 
 def mine_filter(user: User) -> ColumnElement[bool]:
@@ -245,6 +247,39 @@ def unclaim(task_id: int) -> ResponseReturnValue:
     return redirect(_back(), 303)
 
 
+def next_task(done: TaskModel) -> TaskModel | None:
+    """The next open task at the same BPMN element that is the user's or their team's."""
+    user = current_account()
+    return get_db().scalar(
+        select(TaskModel)
+        .join(Instance, TaskModel.instance_id == Instance.id)
+        .where(
+            TaskModel.process_key == done.process_key,
+            TaskModel.element_id == done.element_id,
+            TaskModel.id != done.id,
+            or_(mine_filter(user), team_filter(user)),
+        )
+        .order_by(TaskModel.due_at.is_(None), TaskModel.due_at, TaskModel.created_at, TaskModel.id)
+        .limit(1)
+    )
+
+
+def next_task_url(done: TaskModel) -> str:
+    """Where "Simpan & tugas berikutnya" goes: the next such task (claimed), else the inbox."""
+    session, user = get_db(), current_account()
+    found = next_task(done)
+    if found is not None and found.claimed_by_id is None:
+        try:
+            with session.begin_nested():  # a failed claim keeps the completion just made
+                claim_task(session, found.id, user)
+        except (NotAllowed, StaleTask):
+            found = None
+    if found is None:
+        flash(_("No open task “%(name)s” is left.", name=done.name), "info")
+        return url("inbox.mine")
+    return url("inbox.task", task_id=found.id)
+
+
 @bp.route("/<int:task_id>", methods=["GET", "POST"])
 @login_required
 def task(task_id: int) -> ResponseReturnValue:
@@ -255,11 +290,20 @@ def task(task_id: int) -> ResponseReturnValue:
         flash(_("This task has already been completed."), "info")
         return redirect(url("inbox.mine"))
     page = taskpage.TaskPage.build(session, row, instance)
+    page.preview_first = imports.is_score_import(row)
     if request.method == "POST":
-        result = page.submit(request.form, request.files)
+        files: MultiDict[str, FileStorage] = request.files
+        if page.preview_first:  # a score file: preview first, complete only with "Terapkan"
+            confirmed = imports.confirmed_upload(session, page)
+            if confirmed is None:
+                return imports.preview(session, page)
+            files = confirmed
+        result = page.submit(request.form, files)
         if result.ok:
             complete_task(session, task_id, user, result.data)
             flash(_("Task “%(name)s” is completed.", name=row.name), "success")
+            if request.form.get(NEXT_TASK):
+                return redirect(next_task_url(row), 303)
             return redirect(url("inbox.mine"), 303)
         return render_template("task.html", page=page, row=row, now=utcnow()), 422
     return render_template("task.html", page=page, row=row, now=utcnow())

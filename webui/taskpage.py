@@ -126,6 +126,8 @@ class TaskPage:
     history: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     documents: list[Document] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)  # the task's data, as stored
+    preview_first: bool = False  # a submission is previewed before it completes the task
 
     @classmethod
     def build(cls, session: Session, row: TaskModel, instance: Instance) -> TaskPage:
@@ -207,6 +209,7 @@ class TaskPage:
         )
         task = wf.get_task_from_id(UUID(self.row.spiff_task_id))
         values: Mapping[str, Any] = task.data if task is not None else wf.data
+        self.values = dict(values)
         summary = instance_summary(session, self.instance.id)
         self.summary = summary
         self.documents = documents_of(session, self.instance.id)
