@@ -29,7 +29,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
 
 from forms.i18n import compiled_catalogue
-from webui import api, auth, db, documents, employee, inbox, portal
+from webui import admin, api, auth, db, documents, employee, inbox, portal
 from webui.auth import safe_next
 from webui.cli import database_url
 
@@ -129,6 +129,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(documents.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(employee.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens only, never cookies: no cross-site requests to forge
 

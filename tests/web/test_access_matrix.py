@@ -164,6 +164,12 @@ def employee_member_cases(db: Session) -> list[Case]:
     return [Case({"username": "pegawai1"}, frozenset({"atasan1"}), (NIP1,), "pegawai1")]
 
 
+def admin_user_cases(db: Session) -> list[Case]:
+    """A staff account's edit page is for the HR admin alone."""
+    user = get_user(db, "pegawai1")
+    return [Case({"user_id": user.id}, frozenset({"admin1"}), ("Budi Santoso",), "pegawai1")]
+
+
 Finder = Callable[[Session], list[Case]]
 FINDERS: dict[str, Finder] = {
     "inbox.task": task_cases,
@@ -172,6 +178,7 @@ FINDERS: dict[str, Finder] = {
     "api.instance": api_instance_cases,
     "employee.request_detail": employee_request_cases,
     "employee.member": employee_member_cases,
+    "admin.edit_user": admin_user_cases,
 }
 NO_DATA = {"static"}  # GET routes whose argument names no one's data
 
