@@ -275,4 +275,19 @@ def seed_instances(session: Session, today: date | None = None) -> list[str]:
         except JenjangError:
             continue  # the process is not deployed (or changed): the demo goes on without it
         started.append(key)
+    _seat_committee(session)
     return started
+
+
+def _seat_committee(session: Session) -> None:
+    """panitia1 sits on the committees of F-001 and F-002 (the demo shows the rule at work)."""
+    from engine.committee import add_member
+    from engine.errors import JenjangError
+    from engine.users import get_user
+
+    for kode in ("F-001", "F-002"):
+        try:
+            with session.begin_nested():
+                add_member(session, get_user(session, "admin1"), kode, "panitia1")
+        except JenjangError:
+            continue  # the selection process is not deployed: there is no formasi

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from engine.committee import committee_condition
 from engine.deploy import latest_decisions, latest_processes
 from engine.models import AuditEntry, Instance, TaskModel, User
 from engine.runtime import get_instance
@@ -63,7 +64,7 @@ def actionable_filter(user: User) -> ColumnElement[bool]:
         TaskModel.claimed_by_id.is_(None),
         TaskModel.role.in_(sorted(user.role_names) or [""]),
     )
-    return and_(TaskModel.completed_at.is_(None), or_(mine, by_role))
+    return and_(TaskModel.completed_at.is_(None), or_(mine, by_role), committee_condition(user))
 
 
 def task_dict(row: TaskModel, names: dict[int, str]) -> dict[str, Any]:

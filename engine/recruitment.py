@@ -59,7 +59,7 @@ class Formasi(Base):
     ditutup_pada: Mapped[datetime | None]  # naive UTC: end of the closing day, local time
     dibuka_pada: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16), default="draf")
-    instance_id: Mapped[int | None]
+    instance_id: Mapped[int | None] = mapped_column(index=True)  # the committee rule joins it
     versi_aturan: Mapped[dict[str, Any]]  # decision versions the selection is bound to
     nomor_terakhir: Mapped[int] = mapped_column(default=0)  # last registration number given
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -79,7 +79,7 @@ class Lamaran(Base):
     nik_aktif: Mapped[str | None] = mapped_column(String(16), unique=True)
     nama: Mapped[str] = mapped_column(String(200))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
-    instance_id: Mapped[int | None]
+    instance_id: Mapped[int | None] = mapped_column(index=True)  # the committee rule joins it
     nomor_peserta: Mapped[str] = mapped_column(String(48), unique=True)
     jalur: Mapped[str] = mapped_column(String(16))
     pendidikan: Mapped[str] = mapped_column(String(32), default="")

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine import audit, messages
+from engine.committee import committee_allows
 from engine.errors import (
     InvalidInput,
     InvalidState,
@@ -89,14 +90,14 @@ def is_admin(user: User) -> bool:
     return ADMIN_ROLE in user.role_names
 
 
-def may_act(user: User, task: TaskModel, starter_id: int | None) -> bool:
-    """Whether the user may claim or complete the task (role, assignee, or starter)."""
+def may_act(session: Session, user: User, task: Any, starter_id: int | None) -> bool:
+    """Whether the user may claim or complete the task (role and committee, assignee, starter)."""
     if is_admin(user):
         return True
     if task.assignee_id is not None:
         return task.assignee_id == user.id
     if task.role:
-        return task.role in user.role_names
+        return task.role in user.role_names and committee_allows(session, user, task)
     return starter_id == user.id
 
 
@@ -137,10 +138,12 @@ def start_instance(
     return instance
 
 
-def _check_open(row: Any, task_id: int, actor: User, starter_id: int | None) -> None:
+def _check_open(
+    session: Session, row: Any, task_id: int, actor: User, starter_id: int | None
+) -> None:
     if row.completed_at is not None:
         raise StaleTask(f"task {task_id} is already {row.outcome or 'completed'}")
-    if not may_act(actor, row, starter_id):
+    if not may_act(session, actor, row, starter_id):
         raise NotAllowed(f"{actor.username} may not act on task {task_id}")
 
 
@@ -152,7 +155,7 @@ def _fetch_open_task(session: Session, task_id: int, actor: User) -> tuple[Any, 
     values = found._mapping
     row = SimpleNamespace(**{c.key: values[f"t_{c.key}"] for c in TaskModel.__table__.columns})
     instance = SimpleNamespace(**{c.key: values[f"i_{c.key}"] for c in Instance.__table__.columns})
-    _check_open(row, task_id, actor, instance.started_by_id)
+    _check_open(session, row, task_id, actor, instance.started_by_id)
     version = VersionRef(instance.process_version_id, values["dialect"], values["sha256"])
     return row, instance, version
 
@@ -160,7 +163,7 @@ def _fetch_open_task(session: Session, task_id: int, actor: User) -> tuple[Any, 
 def _open_task_for(session: Session, task_id: int, actor: User) -> tuple[TaskModel, Instance]:
     row = get_task(session, task_id)
     instance = get_instance(session, row.instance_id)
-    _check_open(row, task_id, actor, instance.started_by_id)
+    _check_open(session, row, task_id, actor, instance.started_by_id)
     return row, instance
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 import engine.hr  # noqa: F401  registers the HR tables (truncated between tests)
-from engine import documents, notifications, recruitment, tokens  # noqa: F401  registers tables
+from engine import committee, documents, notifications, recruitment, tokens  # noqa: F401  registers tables
 from engine.db import make_engine, session_factory, upgrade
 from engine.deploy import DeployResult, deploy
 from engine.models import Base, User

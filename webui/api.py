@@ -53,7 +53,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 PUBLIC = {"api.create_token", "api.openapi_document"}
 SCOPES = ("all", "mine", "team")
 DUE_FILTERS = ("overdue", "today", "week", "none")
-SORTS = ("due", "-due", "created", "-created")
+SORTS = ("due", "-due", "created", "-created", "updated")
 MAX_PER_PAGE = 100
 MAX_SEARCH = 100
 REALM = 'Bearer realm="jenjang"'
@@ -297,6 +297,7 @@ def tasks() -> ResponseReturnValue:
         "-due": (TaskModel.due_at.is_(None), TaskModel.due_at.desc(), TaskModel.created_at),
         "created": (TaskModel.created_at,),
         "-created": (TaskModel.created_at.desc(),),
+        "updated": (Instance.updated_at.desc(), TaskModel.created_at),  # last changed first
     }[sort]
     rows = list(
         session.scalars(
@@ -322,7 +323,7 @@ def open_task(task_id: int) -> TaskModel:
     except NotFound:
         fail(404, text("Not found"))
     instance = get_instance(session, row.instance_id)
-    if not may_act(user, row, instance.started_by_id):
+    if not may_act(session, user, row, instance.started_by_id):
         fail(404, text("Not found"))
     if row.completed_at is not None:
         fail(409, text("This task has already been completed."))
@@ -505,14 +506,17 @@ def _engine_error(error: JenjangError) -> ResponseReturnValue:
 
 
 @bp.errorhandler(HTTPException)
-def _http(error: HTTPException) -> ResponseReturnValue:
+def http_error(error: HTTPException) -> ResponseReturnValue:
+    """An HTTP error as JSON (also for /api/ paths no route matched, via webui.db)."""
     code = error.code or 500
     message = {
         404: text("Not found"),
         405: text("This address does not take this request."),
         413: text("The files sent are too large."),
     }.get(code, text("The request could not be handled."))
-    return error_response(ApiError(code, message))
+    allowed = getattr(error, "valid_methods", None)
+    headers = {"Allow": ", ".join(allowed)} if allowed else None
+    return error_response(ApiError(code, message, headers=headers))
 
 
 @bp.errorhandler(Exception)

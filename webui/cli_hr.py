@@ -8,6 +8,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
+from engine.committee import add_member, committee_of, remove_member
 from engine.demo import seed, seed_instances
 from engine.hr import Training
 from engine.records import (
@@ -161,3 +162,29 @@ def pelatihan_add(ctx: Context, kode: str, actor: str, **fields: Any) -> None:
     with ctx.transaction() as s:
         add_training(s, get_user(s, actor), kode=kode, **fields)
     click.echo(f"training {kode} added")
+
+
+@cli.group("formasi")
+def formasi_group() -> None:
+    """Formasi of the CASN selection: who sits on each committee."""
+
+
+@formasi_group.command("panitia")
+@click.argument("kode")
+@click.argument("username")
+@click.option("--hapus", is_flag=True, help="Take the user off the committee.")
+@click.option("--as", "actor", required=True, help="Acting HR admin.")
+@pass_ctx
+def formasi_panitia(ctx: Context, kode: str, username: str, hapus: bool, actor: str) -> None:
+    """Seat a panitia_seleksi user on a formasi's committee (or take them off with --hapus)."""
+    with ctx.transaction() as s:
+        admin = get_user(s, actor)
+        if hapus:
+            changed = remove_member(s, admin, kode, username)
+        else:
+            changed = add_member(s, admin, kode, username)
+        members = committee_of(s, kode)
+    verb = "removed from" if hapus else "added to"
+    state = "" if changed else " (nothing to change)"
+    click.echo(f"{username} {verb} the committee of {kode}{state}")
+    click.echo(f"committee of {kode}: {', '.join(members) or '(none: open to every panitia)'}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, current_app, g, render_template
+from flask import Flask, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -121,6 +121,11 @@ def _csrf(exc: CSRFError) -> ResponseReturnValue:
 
 def _http(exc: HTTPException) -> ResponseReturnValue:
     code = exc.code or 500
+    if request.path == "/api" or request.path.startswith("/api/"):
+        # No API route matched (unknown path, wrong method): answer as the API does, in JSON.
+        from webui.api import http_error
+
+        return http_error(exc)
     if code == 404:
         return _not_found()
     if code == 403:

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import aliased
 from werkzeug.datastructures import FileStorage, MultiDict
 
+from engine.committee import committee_condition
 from engine.errors import NotAllowed, StaleTask
 from engine.models import Instance, ProcessVersion, TaskModel, User, utcnow
 from engine.runtime import (
@@ -37,7 +38,7 @@ from webui.db import get_db
 
 bp = Blueprint("inbox", __name__, url_prefix="/tugas")
 MINE, TEAM = "saya", "tim"
-SORTS = {"due", "-due", "created", "-created"}
+SORTS = {"due", "-due", "created", "-created", "updated"}
 DUE_FILTERS = {"overdue", "week", "none"}
 MAX_SEARCH = 100
 NEXT_TASK = "lanjut"  # the "Simpan & tugas berikutnya" button
@@ -57,6 +58,7 @@ def mine_filter(user: User) -> ColumnElement[bool]:
             TaskModel.claimed_by_id == user.id,
             and_(unclaimed, or_(TaskModel.assignee_id == user.id, starter_only)),
         ),
+        committee_condition(user),
     )
 
 
@@ -67,6 +69,7 @@ def team_filter(user: User) -> ColumnElement[bool]:
         TaskModel.claimed_by_id.is_(None),
         TaskModel.assignee_id.is_(None),
         TaskModel.role.in_(sorted(user.role_names) or [""]),
+        committee_condition(user),
     )
 
 
@@ -161,6 +164,7 @@ def listing(tab: str) -> Listing:
         "-due": (TaskModel.due_at.is_(None), TaskModel.due_at.desc(), TaskModel.created_at),
         "created": (TaskModel.created_at,),
         "-created": (TaskModel.created_at.desc(),),
+        "updated": (Instance.updated_at.desc(), TaskModel.created_at),  # last changed first
     }[args["urut"]]
     found = session.execute(
         query.order_by(*order, TaskModel.id).offset((page - 1) * size).limit(size)
@@ -205,7 +209,7 @@ def visible_task(task_id: int) -> tuple[TaskModel, Instance]:
     session, user = get_db(), current_account()
     row = get_task(session, task_id)
     instance = get_instance(session, row.instance_id)
-    if not may_act(user, row, instance.started_by_id):
+    if not may_act(session, user, row, instance.started_by_id):
         abort(404)
     if row.claimed_by_id not in (None, user.id) and not is_admin(user):
         abort(404)

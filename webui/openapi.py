@@ -226,8 +226,12 @@ TASK_FILTERS = [
     query("q", {"type": "string", "maxLength": 100}, "part of the business key"),
     query(
         "sort",
-        {"type": "string", "enum": ["due", "-due", "created", "-created"], "default": "due"},
-        "`-` for descending",
+        {
+            "type": "string",
+            "enum": ["due", "-due", "created", "-created", "updated"],
+            "default": "due",
+        },
+        "`-` for descending; `updated`: the most recently changed instance first",
     ),
     query("page", {"type": "integer", "minimum": 1, "default": 1}, "page number"),
     query(

@@ -3,7 +3,7 @@
 from alembic import context
 
 import engine.hr  # noqa: F401  registers the HR tables on Base.metadata
-from engine import documents, notifications, recruitment, tokens  # noqa: F401  registers tables
+from engine import committee, documents, notifications, recruitment, tokens  # noqa: F401  registers tables
 from engine.models import Base
 
 config = context.config

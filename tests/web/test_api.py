@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from engine.committee import add_member
 from engine.models import Instance, TaskModel, User, utcnow
 from engine.tokens import ApiToken
 from engine.users import add_user, get_user
@@ -249,6 +250,9 @@ def test_scope_mine_and_team_follow_the_inbox_tabs(api: Api, demo: Session) -> N
 
 def test_a_claim_after_someone_elses_is_409(client: FlaskClient, demo: Session) -> None:
     colleague(demo, "panitia2", "panitia_seleksi")
+    for kode in ("F-001", "F-002"):  # the demo seats panitia1 on both committees
+        add_member(demo, get_user(demo, "admin1"), kode, "panitia2")
+    demo.commit()
     task = open_task(demo, "buka_pendaftaran")
     first, second = Api(client).login("panitia1"), Api(client).login("panitia2")
     assert first.post(f"/api/tasks/{task.id}/claim").status_code == 200
