@@ -85,6 +85,21 @@ def _check_data(data: Any, what: str = "data") -> dict[str, Any]:
     return data
 
 
+def may_start(session: Session, user: User, key: str) -> bool:
+    """Whether the user takes part in a process (holds one of its lanes' roles) to start it."""
+    if is_admin(user):
+        return True
+    version = latest_version(session, key)
+    spec, _subs = VersionRef.of(version).specs(session)
+    # Task metadata covers every process of the file: keep this process's own tasks.
+    roles = {
+        meta.get("role")
+        for element, meta in version.task_meta.items()
+        if element in spec.task_specs and isinstance(meta, dict)
+    }
+    return bool(roles & user.role_names)
+
+
 def is_admin(user: User) -> bool:
     """Whether the user administers processes."""
     return ADMIN_ROLE in user.role_names

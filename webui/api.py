@@ -39,6 +39,7 @@ from engine.runtime import (
     get_task,
     is_admin,
     may_act,
+    may_start,
     start_instance,
     unclaim_task,
 )
@@ -440,6 +441,8 @@ def start(key: str) -> ResponseReturnValue:
     business_key = body.get("business_key")
     if business_key is not None and not isinstance(business_key, str):
         fail(400, text("Invalid input"), {"business_key": [form_text("Invalid input.")]})
+    if not may_start(get_db(), current_user(), key):
+        fail(403, text("Not allowed"))
     started = start_instance(get_db(), key, current_user(), data, business_key or None)
     location = f"{bp.url_prefix}/instances/{started.id}"
     return instance_view(started.id), 201, {"Location": location}

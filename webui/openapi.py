@@ -26,6 +26,7 @@ def body(schema: str, description: str) -> dict[str, Any]:
 ERRORS = {
     400: "Malformed request: the body is not a JSON object, or a parameter is invalid",
     401: "No bearer token, or an unknown or expired one (WWW-Authenticate: Bearer)",
+    403: "The caller does not take part in this process (holds none of its lanes' roles)",
     404: "Unknown, or not the caller's to see",
     409: "Stale: the task was completed or claimed by someone else meanwhile",
     422: "The data does not pass the task's form; messages per field",
@@ -318,7 +319,7 @@ PATHS: dict[str, Any] = {
             ],
             "requestBody": {"required": False, "content": {JSON: {"schema": ref("StartRequest")}}},
             "responses": responses(
-                201, "Instance", "The new instance (Location header)", 400, 401, 404, 422
+                201, "Instance", "The new instance (Location header)", 400, 401, 403, 404, 422
             ),
         }
     },

@@ -376,6 +376,24 @@ def test_pegawai_starts_a_training_request(client: FlaskClient, demo: Session) -
     assert demo.scalar(select(Instance).where(Instance.business_key == "API-001")) is not None
 
 
+def test_only_participants_may_start_a_process(client: FlaskClient, demo: Session) -> None:
+    applicant = Api(client).login("pelamar1")
+    refused = applicant.post(
+        "/api/processes/seleksi_formasi/instances", json={"data": {"formasi_id": "F-999"}}
+    )
+    assert refused.status_code == 403
+    assert applicant.post("/api/processes/pelatihan/instances", json={}).status_code == 403
+    demo.rollback()
+    assert (
+        demo.scalar(
+            select(Instance)
+            .where(Instance.process_key == "seleksi_formasi")
+            .where(Instance.business_key == "F-999")
+        )
+        is None
+    )
+
+
 def test_instances_are_shown_to_starter_task_holders_and_admins_only(
     client: FlaskClient, demo: Session
 ) -> None:
