@@ -54,17 +54,44 @@ def list_processes(session: Session) -> list[dict[str, Any]]:
     return out
 
 
+def mine_filter(user: User) -> ColumnElement[bool]:
+    """Open tasks that are this user's: claimed by them, assigned to them, or theirs as starter."""
+    started = aliased(Instance)  # its own alias: never correlated away by a joined Instance
+    started_by_user = (
+        select(started.id)
+        .where(started.id == TaskModel.instance_id, started.started_by_id == user.id)
+        .exists()
+    )
+    starter_only = and_(TaskModel.role.is_(None), TaskModel.assignee_id.is_(None), started_by_user)
+    return and_(
+        TaskModel.completed_at.is_(None),
+        or_(
+            TaskModel.claimed_by_id == user.id,
+            and_(
+                TaskModel.claimed_by_id.is_(None),
+                or_(TaskModel.assignee_id == user.id, starter_only),
+            ),
+        ),
+        committee_condition(user),
+    )
+
+
+def team_filter(user: User) -> ColumnElement[bool]:
+    """Open tasks of this user's roles that nobody has claimed and nobody is assigned to."""
+    return and_(
+        TaskModel.completed_at.is_(None),
+        TaskModel.claimed_by_id.is_(None),
+        TaskModel.assignee_id.is_(None),
+        TaskModel.role.in_(sorted(user.role_names) or [""]),
+        committee_condition(user),
+    )
+
+
 def actionable_filter(user: User) -> ColumnElement[bool]:
-    """SQL condition: open tasks this user may claim or complete."""
+    """SQL condition: open tasks this user may claim or complete (both inbox tabs; admins: all)."""
     if "admin" in user.role_names:
         return TaskModel.completed_at.is_(None)
-    mine = or_(TaskModel.assignee_id == user.id, TaskModel.claimed_by_id == user.id)
-    by_role = and_(
-        TaskModel.assignee_id.is_(None),
-        TaskModel.claimed_by_id.is_(None),
-        TaskModel.role.in_(sorted(user.role_names) or [""]),
-    )
-    return and_(TaskModel.completed_at.is_(None), or_(mine, by_role), committee_condition(user))
+    return or_(mine_filter(user), team_filter(user))
 
 
 def task_dict(row: TaskModel, names: dict[int, str]) -> dict[str, Any]:

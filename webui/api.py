@@ -31,7 +31,14 @@ from werkzeug.exceptions import HTTPException
 import forms
 from engine.errors import InvalidInput, InvalidState, JenjangError, NotAllowed, NotFound, StaleTask
 from engine.models import Instance, ProcessVersion, TaskModel, User, utcnow
-from engine.queries import actionable_filter, instance_summary, list_processes, task_dict
+from engine.queries import (
+    actionable_filter,
+    instance_summary,
+    list_processes,
+    mine_filter,
+    task_dict,
+    team_filter,
+)
 from engine.runtime import (
     claim_task,
     complete_task,
@@ -47,7 +54,6 @@ from engine.tokens import DEFAULT_LIFETIME, issue_token, user_for_token
 from webui import openapi
 from webui.auth import MAX_PASSWORD, MAX_USERNAME, authenticate, throttle
 from webui.db import get_db
-from webui.inbox import mine_filter, team_filter
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -276,7 +282,7 @@ def tasks() -> ResponseReturnValue:
     elif scope == "team":
         query = query.where(team_filter(user))
     else:  # the two tabs together: what may_act allows, as SQL
-        query = query.where(or_(actionable_filter(user), mine_filter(user)))
+        query = query.where(actionable_filter(user))
     if process := request.args.get("process", "").strip():
         query = query.where(TaskModel.process_key == process[:255])
     if element := request.args.get("task", "").strip():

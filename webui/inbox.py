@@ -16,13 +16,13 @@ from flask import url_for as url
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import login_required
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from engine.committee import committee_condition
 from engine.errors import NotAllowed, StaleTask
 from engine.models import Instance, ProcessVersion, TaskModel, User, utcnow
+from engine.queries import mine_filter, team_filter
 from engine.runtime import (
     claim_task,
     complete_task,
@@ -42,35 +42,6 @@ SORTS = {"due", "-due", "created", "-created", "updated"}
 DUE_FILTERS = {"overdue", "week", "none"}
 MAX_SEARCH = 100
 NEXT_TASK = "lanjut"  # the "Simpan & tugas berikutnya" button
-
-
-def mine_filter(user: User) -> ColumnElement[bool]:
-    """Open tasks that are this user's: claimed by them, assigned to them, or theirs as starter."""
-    unclaimed = TaskModel.claimed_by_id.is_(None)
-    starter_only = and_(
-        TaskModel.role.is_(None),
-        TaskModel.assignee_id.is_(None),
-        Instance.started_by_id == user.id,
-    )
-    return and_(
-        TaskModel.completed_at.is_(None),
-        or_(
-            TaskModel.claimed_by_id == user.id,
-            and_(unclaimed, or_(TaskModel.assignee_id == user.id, starter_only)),
-        ),
-        committee_condition(user),
-    )
-
-
-def team_filter(user: User) -> ColumnElement[bool]:
-    """Open tasks of this user's roles that nobody has claimed and nobody is assigned to."""
-    return and_(
-        TaskModel.completed_at.is_(None),
-        TaskModel.claimed_by_id.is_(None),
-        TaskModel.assignee_id.is_(None),
-        TaskModel.role.in_(sorted(user.role_names) or [""]),
-        committee_condition(user),
-    )
 
 
 def _base(user: User, tab: str) -> Any:  # a Select (its generic form differs in SA 2.0/2.1)
