@@ -184,20 +184,33 @@ def instance_summary(session: Session, instance_id: int) -> dict[str, Any]:
     }
 
 
+def _workflow_of(session: Session, instance: Instance) -> Any:
+    from engine.serialization import load_workflow
+    from engine.step import VersionRef
+
+    version = instance.process_version
+    return load_workflow(
+        version.dialect, instance.workflow_state, VersionRef.of(version).specs(session)
+    )
+
+
+def task_data(session: Session, instance: Instance, spiff_task_id: str) -> dict[str, Any]:
+    """The data a task sees (the workflow's data if the task is gone): the case's context."""
+    from uuid import UUID
+
+    wf = _workflow_of(session, instance)
+    task = wf.get_task_from_id(UUID(spiff_task_id))
+    return dict(task.data if task is not None else wf.data)
+
+
 def end_reached(session: Session, instance: Instance) -> str | None:
     """The name of the end event a completed instance reached (how it ended), if any."""
     from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
     from SpiffWorkflow.util.task import TaskState
 
-    from engine.serialization import load_workflow
-    from engine.step import VersionRef
-
     if instance.state != "completed":
         return None
-    version = instance.process_version
-    wf = load_workflow(
-        version.dialect, instance.workflow_state, VersionRef.of(version).specs(session)
-    )
+    wf = _workflow_of(session, instance)
     ends = [
         t.task_spec.bpmn_name or t.task_spec.bpmn_id
         for t in wf.get_tasks(state=TaskState.COMPLETED)

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -25,9 +24,7 @@ from wtforms import RadioField, SelectMultipleField
 import forms
 from engine.documents import Document, documents_of
 from engine.models import Instance, TaskModel
-from engine.queries import instance_summary
-from engine.serialization import load_workflow
-from engine.step import VersionRef
+from engine.queries import instance_summary, task_data
 from forms.base import FORM_ERRORS, TaskForm
 from forms.dynamic import FormDefinitionError, dynamic_form_class
 from webui.documents import store_uploads
@@ -204,12 +201,7 @@ class TaskPage:
 
     def _load_context(self, session: Session) -> None:
         version = self.instance.process_version
-        wf = load_workflow(
-            version.dialect, self.instance.workflow_state, VersionRef.of(version).specs(session)
-        )
-        task = wf.get_task_from_id(UUID(self.row.spiff_task_id))
-        values: Mapping[str, Any] = task.data if task is not None else wf.data
-        self.values = dict(values)
+        self.values = task_data(session, self.instance, self.row.spiff_task_id)
         summary = instance_summary(session, self.instance.id)
         self.summary = summary
         self.documents = documents_of(session, self.instance.id)
@@ -246,7 +238,7 @@ class TaskPage:
             )
         self.data = [
             (labels.get(key, humanize(key)), show_value(value))
-            for key, value in sorted(values.items())
+            for key, value in sorted(self.values.items())
             if not key.startswith("_") and key != "starter"
         ]
 
