@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test lint typecheck pytest bench-engine clean install translations
+.PHONY: run test lint typecheck pytest bench-engine clean install translations vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,18 +22,40 @@ translations: $(STAMP)
 
 install: $(STAMP)
 
-run: translations
+# Browser libraries (bpmn-js, its properties panel, dmn-js) as prebuilt UMD bundles:
+# npm installs the exact pins of webui/package-lock.json, the dist files are copied
+# into the git-ignored webui/static/vendor/. The stamp makes a second run instant.
+VENDOR := webui/static/vendor
+VENDOR_STAMP := $(VENDOR)/.installed-$(shell cat webui/package-lock.json | sha256sum | cut -c1-12)
+
+$(VENDOR_STAMP): webui/package.json webui/package-lock.json
+	npm ci --prefix webui --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR)
+	mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/bpmn-js-properties-panel $(VENDOR)/properties-panel $(VENDOR)/dmn-js
+	cp -r webui/node_modules/bpmn-js/dist/assets webui/node_modules/bpmn-js/dist/*.production.min.js $(VENDOR)/bpmn-js/
+	cp webui/node_modules/bpmn-js-properties-panel/dist/bpmn-js-properties-panel.umd.js $(VENDOR)/bpmn-js-properties-panel/
+	cp webui/node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css $(VENDOR)/properties-panel/
+	cp -r webui/node_modules/dmn-js/dist/assets webui/node_modules/dmn-js/dist/*.production.min.js $(VENDOR)/dmn-js/
+	touch $(VENDOR_STAMP)
+
+vendor: $(VENDOR_STAMP)
+
+run: translations vendor
 	$(BIN)/jenjang db init
 	@if ls workflows/*.bpmn workflows/*.dmn >/dev/null 2>&1; then \
 	  $(BIN)/jenjang deploy workflows/; \
 	else echo "workflows/ has no BPMN or DMN files yet: nothing to deploy"; fi
+	$(BIN)/jenjang libur impor workflows/hari_libur.csv
 	$(BIN)/jenjang demo
 	@echo
 	@echo "Jenjang is ready: open http://127.0.0.1:5000/ and log in as one of"
 	@echo "  ppk1 atasan1 pegawai1 pegawai2 pegawai3 mentor1 verifikator1 panitia1"
 	@echo "  admin1 pemilik1 pelamar1 pelamar2 pelamar3"
-	@echo "with the password $${JENJANG_DEMO_PASSWORD:-jenjang-demo}. Ctrl+C stops the server."
-	$(BIN)/jenjang serve --host 127.0.0.1 --port 5000
+	@echo "with the password $${JENJANG_DEMO_PASSWORD:-jenjang-demo}."
+	@echo "A worker fires timers and sends email beside it. Ctrl+C stops both."
+	@$(BIN)/jenjang worker --interval 5 & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/jenjang serve --host 127.0.0.1 --port 5000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -42,7 +64,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: translations
+pytest: translations vendor
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -51,4 +73,4 @@ bench-engine: $(STAMP)
 	$(BIN)/python bench/engine_step.py -n 300 --record
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache webui/node_modules $(VENDOR)

@@ -61,3 +61,15 @@ def decide(
         message = exc.args[0] if exc.args else str(exc)
         raise InvalidInput(f"decision '{key}': {one_line(message)}") from exc
     return result
+
+
+def decision_table(session: Session, key: str, version: int) -> Any:
+    """The parsed decision table of a deployed decision version (for reading its rules)."""
+    dv = session.scalar(
+        select(DecisionVersion).where(
+            DecisionVersion.key == key, DecisionVersion.version == version
+        )
+    )
+    if dv is None:
+        raise DecisionNotFound(f"decision '{key}' version {version} is not deployed")
+    return _engine_for(session, dv).decision_table

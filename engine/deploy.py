@@ -9,7 +9,7 @@ from typing import TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, messages
 from engine.errors import DeploymentRejected, Problem
 from engine.models import DecisionVersion, ProcessVersion, SourceFile
 from engine.serialization import specs_to_json
@@ -193,6 +193,8 @@ def deploy(session: Session, files: list[tuple[str, bytes]], actor: str) -> Depl
                     "processes": sorted(parsed.called),
                 },
                 warnings=[str(w) for w in result.warnings if w.file == parsed.doc.name],
+                catches=messages.caught_messages(parsed.spec, parsed.subprocess_specs),
+                start_rule=parsed.start_rule,
                 deployed_by=actor,
             )
         )

@@ -11,16 +11,20 @@ appears, never dropped.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 import engine.step as steps  # a module import: engine.step imports this module too
+from engine import audit, clock, settings
 from engine.errors import InvalidInput
-from engine.models import MessageSubscription, PendingMessage
+from engine.models import MessageSubscription, PendingMessage, ProcessVersion
 
 MAX_HOPS = 20  # a message that triggers a message that triggers ... stops here
 Subscription = tuple[str, str]  # (message name, correlation key)
@@ -38,6 +42,18 @@ def correlation_key(definition: Any, context: Any) -> str:
         except Exception:
             values[prop.name] = None
     return json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def caught_messages(spec: Any, subprocess_specs: dict[str, Any]) -> list[str]:
+    """The names of the messages a process (with its subprocesses) has catch events for."""
+    names = {
+        task_spec.event_definition.name
+        for process in (spec, *subprocess_specs.values())
+        for task_spec in process.task_specs.values()
+        if isinstance(task_spec, CatchingEvent)
+        and isinstance(getattr(task_spec, "event_definition", None), MessageEventDefinition)
+    }
+    return sorted(names)
 
 
 def waiting(wf: Any) -> dict[Subscription, Any]:
@@ -80,7 +96,12 @@ def after_step(session: Session, step: steps.Step, actor: Any, hops: int = 0) ->
     for name, key in sorted(step.new_subscriptions):
         pending = session.scalars(
             select(PendingMessage)
-            .where(PendingMessage.message_name == name, PendingMessage.correlation_key == key)
+            .where(
+                PendingMessage.message_name == name,
+                PendingMessage.correlation_key == key,
+                PendingMessage.expired_at.is_(None),
+                or_(PendingMessage.expires_at.is_(None), PendingMessage.expires_at > step.now),
+            )
             .order_by(PendingMessage.id)
             .limit(1)
         ).first()
@@ -100,7 +121,8 @@ def _route(
     sender: int | None,
     actor: Any,
     hops: int,
-) -> int:
+) -> int | PendingMessage:
+    """Deliver to every waiting instance (their number), or keep the message (the kept row)."""
     receivers = [
         i
         for i in session.scalars(
@@ -114,16 +136,18 @@ def _route(
         if i != sender
     ]
     if not receivers:
-        session.add(
-            PendingMessage(
-                message_name=name,
-                correlation_key=key,
-                payload=json.dumps(payload, default=str),
-                sender_instance_id=sender,
-            )
+        now = clock.utcnow()
+        kept = PendingMessage(
+            message_name=name,
+            correlation_key=key,
+            payload=json.dumps(payload, default=str),
+            sender_instance_id=sender,
+            created_at=now,
+            expires_at=now + settings.current().message_ttl,
         )
+        session.add(kept)
         session.flush()
-        return 0
+        return kept
     for instance_id in receivers:
         deliver_to(session, instance_id, name, key, payload, sender, actor, hops + 1)
     return len(receivers)
@@ -161,14 +185,67 @@ def deliver_to(
     return True
 
 
+@dataclass(frozen=True)
+class Sent:
+    """What became of a message from outside: caught by some instances, or kept until a time."""
+
+    delivered: int
+    kept_until: datetime | None
+
+
+def known_messages(session: Session) -> set[str] | None:
+    """Names some deployed process can catch; None while a version predates the record."""
+    names: set[str] = set()
+    for catches in session.scalars(select(ProcessVersion.catches)):
+        if catches is None:
+            return None
+        names.update(catches)
+    return names
+
+
 def send_message(
     session: Session, name: str, correlation: dict[str, Any], payload: Any, actor: Any
-) -> int:
-    """A message from outside (an API or the CLI); the number of instances that caught it."""
+) -> Sent:
+    """A message from outside (an API or the CLI): delivered now, or kept for a while."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("message name is empty")
     if not isinstance(correlation, dict):
         raise InvalidInput("correlation must be a JSON object")
     if not isinstance(payload, dict):
         raise InvalidInput("message data must be a JSON object")
+    known = known_messages(session)
+    if known is not None and name not in known:
+        raise InvalidInput(f"message '{name}': no deployed process catches a message of that name")
     key = json.dumps(correlation, sort_keys=True, default=str, separators=(",", ":"))
     # The receiver evaluates its correlation properties on the payload: include the values.
-    return _route(session, name, key, {**correlation, **payload}, None, actor, 0)
+    routed = _route(session, name, key, {**correlation, **payload}, None, actor, 0)
+    if isinstance(routed, PendingMessage):
+        return Sent(0, routed.expires_at)
+    return Sent(routed, None)
+
+
+def expire_messages(session: Session, now: datetime) -> int:
+    """Mark kept messages whose time is up as expired, with an audit row each; how many."""
+    expired = session.execute(
+        update(PendingMessage)
+        .where(PendingMessage.expired_at.is_(None), PendingMessage.expires_at <= now)
+        .values(expired_at=now)
+        .returning(PendingMessage.id, PendingMessage.message_name, PendingMessage.correlation_key)
+    ).all()
+    audit.write(
+        session,
+        [
+            audit.entry(
+                "sistem",
+                "message_expired",
+                at=now,
+                detail={
+                    "message_id": row.id,
+                    "name": row.message_name,
+                    "correlation": row.correlation_key,
+                },
+            )
+            for row in expired
+        ],
+    )
+    return len(expired)

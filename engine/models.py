@@ -130,6 +130,11 @@ class ProcessVersion(Base):
     task_meta: Mapped[dict[str, Any]]
     dependencies: Mapped[dict[str, Any]]
     warnings: Mapped[list[Any]]
+    # Names of the messages the process can catch: an outside message nothing could ever
+    # catch is refused with a clear error instead of being kept.
+    catches: Mapped[list[Any] | None]
+    # Who may start an instance for whom: {"subject": field, "start_for": [...]} or None.
+    start_rule: Mapped[dict[str, Any] | None]
     deployed_by: Mapped[str] = mapped_column(String(64))
     deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -148,6 +153,9 @@ class Instance(Base):
     business_key: Mapped[str | None] = mapped_column(String(255), index=True)
     state: Mapped[str] = mapped_column(String(16))
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    # Whom the instance is about when someone else started it for them (the start event's
+    # subject field, e.g. the employee HR enrolled): their pages list it too.
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
@@ -155,10 +163,13 @@ class Instance(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     workflow_state: Mapped[bytes] = mapped_column(LargeBinary)
     next_timer_at: Mapped[datetime | None] = mapped_column(index=True)  # earliest waiting timer
+    # Failed attempts of the worker to fire the due timer (reset when it fires); after
+    # engine.worker's limit the instance goes to error.
+    timer_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     lock_version: Mapped[int] = mapped_column(default=1)
 
     process_version: Mapped[ProcessVersion] = relationship(lazy="joined")
-    started_by: Mapped[User | None] = relationship(lazy="select")
+    started_by: Mapped[User | None] = relationship(lazy="select", foreign_keys=[started_by_id])
 
     __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012
 
@@ -267,3 +278,7 @@ class PendingMessage(Base):
     payload: Mapped[str] = mapped_column(Text)
     sender_instance_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Kept until expires_at (None: until caught); the worker then marks it expired_at, and
+    # writes an audit row, so a message nobody caught is visible, never silently dropped.
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    expired_at: Mapped[datetime | None]

@@ -217,3 +217,8 @@ def end_reached(session: Session, instance: Instance) -> str | None:
         if isinstance(t.task_spec, EndEvent) and t.workflow is wf
     ]
     return ends[-1] if ends else None
+
+
+def concerning(user_id: int) -> ColumnElement[bool]:
+    """Instances a person started, or that someone else started about them (their subject)."""
+    return or_(Instance.started_by_id == user_id, Instance.subject_id == user_id)

@@ -42,6 +42,7 @@ from engine.step import (
     get_instance,
     get_task,
 )
+from engine.users import supervisor_of, user_by_name
 
 _TASK_COLUMNS = [c.label(f"t_{c.key}") for c in TaskModel.__table__.columns]
 _INSTANCE_COLUMNS = [c.label(f"i_{c.key}") for c in Instance.__table__.columns]
@@ -128,12 +129,14 @@ def start_instance(
     if business_key is not None and len(business_key) > 255:
         raise InvalidInput("business key is longer than 255 characters")
     version = latest_version(session, key)
+    subject = _check_subject(session, version, actor, data)
     instance = Instance(
         process_version_id=version.id,
         process_key=key,
         business_key=business_key,
         state=RUNNING,
         started_by_id=actor.id,
+        subject_id=subject.id if subject is not None and subject.id != actor.id else None,
         workflow_state=b"",
     )
     instance.process_version = version
@@ -151,6 +154,43 @@ def start_instance(
     step.persist(actor)
     messages.after_step(session, step, actor)
     return instance
+
+
+# startFor keywords: the subject themself, and anyone above them in the org chart.
+SELF, CHAIN = "diri", "atasan_berjenjang"
+MAX_CHAIN = 20  # levels of the org chart walked up for CHAIN
+
+
+def _check_subject(
+    session: Session, version: ProcessVersion, actor: User, data: dict[str, Any]
+) -> User | None:
+    """Whom the instance is about; starting for someone else needs the right to."""
+    rule = version.start_rule  # the start event's subject and startFor (validation.metadata)
+    if rule is None:
+        return None
+    field = rule["subject"]
+    subject = data.get(field)
+    if subject is None or subject == "":
+        return None  # not named yet: the process asks for it (e.g. an admin picks the mentee)
+    person = user_by_name(session, subject) if isinstance(subject, str) else None
+    if person is None:
+        raise InvalidInput(f"{field}: '{subject}' is not a known user")
+    if is_admin(actor):
+        return person
+    allowed = set(rule["start_for"])
+    if subject == actor.username and SELF in allowed:
+        return person
+    if (allowed - {SELF, CHAIN}) & actor.role_names:
+        return person
+    if CHAIN in allowed:
+        above: str | None = subject
+        for _level in range(MAX_CHAIN):
+            above = supervisor_of(session, above) if above else None
+            if above is None:
+                break
+            if above == actor.username:
+                return person
+    raise NotAllowed(f"{actor.username} may not start {version.key} for {field} '{subject}'")
 
 
 def _check_open(
@@ -289,7 +329,11 @@ def cancel_instance(session: Session, instance_id: int, actor: User, reason: str
 
 
 def retry_instance(
-    session: Session, instance_id: int, actor: User, data: dict[str, Any] | None = None
+    session: Session,
+    instance_id: int,
+    actor: User,
+    data: dict[str, Any] | None = None,
+    reason: str | None = None,
 ) -> Instance:
     """Run the failed elements of an instance in error again, after correcting its data."""
     data = _check_data(data)
@@ -310,9 +354,14 @@ def retry_instance(
         actor,
         "retried",
         element_id=instance.error_element,
-        detail={"data": data, "previous_error": instance.error_message},
+        detail={
+            "data": data,
+            "previous_error": instance.error_message,
+            **({"reason": reason} if reason else {}),
+        },
     )
     instance.state = RUNNING
+    instance.timer_attempts = 0  # a timer job that had given up gets its attempts back
     step.run(again)
     step.persist(actor)
     messages.after_step(session, step, actor)

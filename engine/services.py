@@ -11,7 +11,7 @@ import contextvars
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -42,6 +42,8 @@ class ServiceContext:
     session: Session
     instance_id: int | None
     now: datetime
+    # Audit rows a service asks for: the step writes them with its own, after its state.
+    audits: list[dict[str, Any]] = field(default_factory=list)
 
 
 ServiceFn = Callable[..., Any]
@@ -59,6 +61,11 @@ def service(name: str) -> Callable[[ServiceFn], ServiceFn]:
         return fn
 
     return register
+
+
+def current() -> ServiceContext | None:
+    """The context of the engine step running now, if any."""
+    return _CURRENT.get()
 
 
 @contextmanager
@@ -402,4 +409,5 @@ def riwayat_mentoring(ctx: ServiceContext, pegawai: str) -> dict[str, Any]:
     }
 
 
-from engine import recruitment  # noqa: E402,F401  registers the recruitment services
+# Registers the recruitment and escalation services.
+from engine import escalation, recruitment  # noqa: E402,F401

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, clock, messages, services
+from engine import audit, clock, messages, notification_events, services, workdays
 from engine.errors import (
     InstanceNotFound,
     StaleTask,
@@ -61,7 +61,9 @@ class EngineScriptEngine(ScriptEngine):
             ) from err
 
 
-SCRIPT_ENGINE = EngineScriptEngine(max_data_bytes=MAX_DATA_BYTES)
+# Helpers diagrams may call in scripts and expressions, beyond the sandbox's own.
+SCRIPT_HELPERS = {"hari_kerja": workdays.hari_kerja}
+SCRIPT_ENGINE = EngineScriptEngine(helpers=SCRIPT_HELPERS, max_data_bytes=MAX_DATA_BYTES)
 clock.install()
 SPEC_CACHE = SpecCache()
 
@@ -202,7 +204,7 @@ def _due_at(expr: str | None, data: dict[str, Any], now: datetime) -> datetime |
         return None
     value: Any = expr
     if not expr.upper().startswith("P"):
-        value = _evaluate(expr, data, {})
+        value = _evaluate(expr, data, SCRIPT_HELPERS)
     if isinstance(value, timedelta):
         return now + value
     if isinstance(value, str):
@@ -281,6 +283,7 @@ class Step:
         context = services.ServiceContext(self.session, self.instance.id, self.now)
         with services.bound(context):
             _run_step(self.instance, work)
+        self.audits += context.audits
         self.outbox += [
             e
             for e in self.wf.get_events()
@@ -340,6 +343,7 @@ class Step:
                 ("completed_at", "completed_by_id", "claimed_by_id", "claimed_at", "outcome"),
             )
         self._sync_tasks(actor, conn)
+        notification_events.after_step(self, actor)  # in-app notices and email
         waits = set(messages.waiting(self.wf)) if inst.state in ACTIVE_STATES else set()
         messages.sync_subscriptions(self.session, inst.id, self.subscriptions_before, waits)
         self.new_subscriptions = waits - self.subscriptions_before
@@ -424,7 +428,8 @@ class Step:
         if meta.get("assignee"):
             row["assignee_id"] = self._assignee(element, meta["assignee"], context, actor)
         try:
-            row["due_at"] = _due_at(meta.get("due"), context, self.now)
+            with services.bound(services.ServiceContext(self.session, self.instance.id, self.now)):
+                row["due_at"] = _due_at(meta.get("due"), context, self.now)
         except Exception as exc:
             self._note(actor, element, f"due date expression failed: {one_line(exc)}")
         return row

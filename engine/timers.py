@@ -31,11 +31,11 @@ class SystemActor:
 
 
 def due_instances(session: Session, now: datetime, limit: int = 100) -> list[int]:
-    """Ids of active instances whose earliest timer is due at `now` (naive UTC), oldest first."""
+    """Ids of active instances whose earliest timer is past at `now` (naive UTC), oldest first."""
     return list(
         session.scalars(
             select(Instance.id)
-            .where(Instance.state.in_(ACTIVE_STATES), Instance.next_timer_at <= now)
+            .where(Instance.state.in_(ACTIVE_STATES), Instance.next_timer_at < now)
             .order_by(Instance.next_timer_at, Instance.id)
             .limit(limit)
         )
@@ -54,19 +54,36 @@ def _waiting_timers(step: Step) -> dict[str, tuple[str, str]]:
     }
 
 
+def claim_due(session: Session, now: datetime) -> int | None:
+    """Lock the instance whose timer is due first, skipping those other workers hold."""
+    return session.scalar(
+        select(Instance.id)
+        .where(Instance.state.in_(ACTIVE_STATES), Instance.next_timer_at < now)
+        .order_by(Instance.next_timer_at, Instance.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
 def fire_timers(session: Session, instance_id: int, now: datetime) -> list[str]:
     """Run an instance on at `now` so its due timers fire; the element ids that fired."""
+    # Several workers share the work: one that finds the row locked leaves it to the other
+    # (PostgreSQL; SQLite has one writer anyway). The version check still guards the write.
+    locked = session.scalar(
+        select(Instance.id).where(Instance.id == instance_id).with_for_update(skip_locked=True)
+    )
+    if locked is None:
+        return []
+    return fire_locked(session, instance_id, now)
+
+
+def fire_locked(session: Session, instance_id: int, now: datetime) -> list[str]:
+    """fire_timers for an instance row this transaction has already locked."""
     with clock.at(now):
-        # Several workers share the work: one that finds the row locked leaves it to the other
-        # (PostgreSQL; SQLite has one writer anyway). The version check still guards the write.
-        locked = session.scalar(
-            select(Instance.id).where(Instance.id == instance_id).with_for_update(skip_locked=True)
-        )
-        if locked is None:
-            return []
         instance = get_instance(session, instance_id)
         due = instance.next_timer_at
-        if instance.state not in ACTIVE_STATES or due is None or due > clock.utcnow():
+        # Due means strictly past, as SpiffWorkflow's timers count it.
+        if instance.state not in ACTIVE_STATES or due is None or due >= clock.utcnow():
             return []
         step = Step(session, instance)
         before = _waiting_timers(step)
@@ -77,4 +94,7 @@ def fire_timers(session: Session, instance_id: int, now: datetime) -> list[str]:
         step.record(actor, "timer", detail={"fired": fired, "now": now.isoformat()})  # type: ignore[arg-type]
         step.persist(actor)  # type: ignore[arg-type]
         messages.after_step(session, step, actor)
+        if instance.timer_attempts:
+            instance.timer_attempts = 0  # fired at last: earlier failures are behind it
+            step.flush()
         return fired

@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.models import Base, User, utcnow
@@ -76,3 +76,11 @@ def user_for_token(session: Session, token: str, now: datetime | None = None) ->
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         row.last_used_at = now
     return user
+
+
+def revoke_token(session: Session, token: str) -> bool:
+    """End a token before its time (logout from a client); whether it existed."""
+    if not token or len(token) > MAX_TOKEN:
+        return False
+    done = session.execute(delete(ApiToken).where(ApiToken.token_sha256 == digest(token)))
+    return bool(getattr(done, "rowcount", 0))

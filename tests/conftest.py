@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-import engine.hr  # noqa: F401  registers the HR tables (truncated between tests)
-from engine import committee, documents, notifications, recruitment, tokens  # noqa: F401  registers tables
+import engine.schema  # noqa: F401  every table on Base.metadata
 from engine.db import make_engine, session_factory, upgrade
 from engine.deploy import DeployResult, deploy
 from engine.models import Base, User
@@ -22,6 +21,16 @@ DATA = Path(__file__).parent / "data"
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 PG_URL = os.environ.get("JENJANG_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(autouse=True)
+def engine_settings() -> Iterator[None]:
+    """Engine settings a test (or a CLI call reading JENJANG_*) changes end with the test."""
+    from engine import settings
+
+    before = settings.current()
+    yield
+    settings.configure(**{f: getattr(before, f) for f in before.__dataclass_fields__})
 
 
 @pytest.fixture(scope="session")

@@ -346,3 +346,52 @@ def test_forms_require_reasons_valid_choices_and_pdf_or_jpeg_documents_up_to_2_m
     assert set(form_errors(bkn, approved | {"tmt": "1 April 2026"})) == {"tmt"}
     refused = {"disetujui_bkn": "tidak", "nomor_pertek": "PT-1", "tanggal_pertek": "2026-03-10"}
     assert set(form_errors(bkn, refused)) == {"alasan"}
+
+
+NIP = "198703152010011002"  # pegawai1's NIP in the `people` fixture
+
+
+def test_bkn_technical_approval_arrives_as_a_message_correlated_by_nip(
+    session: Session, people: dict[str, User]
+) -> None:
+    from engine.messages import send_message
+
+    other = _start(session, people["pegawai"])  # a second proposal, still before the PPK
+    inst = _start(session, people["pegawai"])
+    _to_bkn(session, inst, people)
+    manual = only_task(session, inst.id, "catat_pertimbangan_bkn")
+    pertek = {
+        "disetujui": True,
+        "nomor_pertek": "PT-777/KP/2026",
+        "tanggal_pertek": "2026-03-10",
+        "tmt": TMT,
+    }
+    sent = send_message(session, "pertimbangan_teknis_bkn", {"nip": NIP}, pertek, people["admin"])
+    session.commit()
+    assert sent.delivered == 1  # only the proposal waiting for BKN, not the other one
+    session.refresh(manual)
+    assert manual.outcome == "cancelled"  # the manual entry is no longer needed
+    sk = only_task(session, inst.id, "terbitkan_sk")
+    data = _task_data(session, sk)
+    assert (data["disetujui_bkn"], data["nomor_pertek"], data["tmt"]) == (
+        True,
+        "PT-777/KP/2026",
+        TMT,
+    )
+    assert only_task(session, other.id).element_id == "usulkan_kenaikan"
+
+
+def test_a_bkn_message_without_tmt_stops_with_a_reason_an_admin_can_fix(
+    session: Session, people: dict[str, User]
+) -> None:
+    from engine.messages import send_message
+
+    inst = _start(session, people["pegawai"])
+    _to_bkn(session, inst, people)
+    send_message(
+        session, "pertimbangan_teknis_bkn", {"nip": NIP}, {"disetujui": True}, people["admin"]
+    )
+    session.commit()
+    session.refresh(inst)
+    assert (inst.state, inst.error_element) == ("error", "salin_pertek_bkn")
+    assert "tmt wajib diisi bila disetujui" in (inst.error_message or "")

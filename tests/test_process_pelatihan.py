@@ -17,6 +17,7 @@ from engine.hr import JpCredit, Training, TrainingBudget, TrainingEnrolment
 from engine.models import Instance, TaskModel, User, utcnow
 from engine.runtime import Step, start_instance
 from engine.services import ServiceContext, data_pegawai
+from engine.workdays import add_working_days
 from tests.conftest import make_user
 from tests.helpers import deploy_workflows, form_errors, only_task, open_tasks, submit
 
@@ -167,7 +168,8 @@ def test_happy_path_enrols_records_attendance_and_credits_jp(
     assert persetujuan.form_key == "pelatihan.persetujuan_atasan"
     assert persetujuan.assignee_id == atasan.id  # supervisor_of(starter)
     assert persetujuan.due_at is not None
-    assert (persetujuan.due_at - persetujuan.created_at).days == 3
+    # due in 3 working days (the diagram's hari_kerja(3)), as its escalation timer is
+    assert persetujuan.due_at == add_working_days(session, persetujuan.created_at, 3)
     submit(session, persetujuan, atasan, {"disetujui": True, "alasan": "Relevan dengan tugas"})
     assert status_of(session, pegawai) == "terima"
 

@@ -286,3 +286,7 @@ def admin_globals() -> dict[str, Any]:
         return {"admin_nav": rules.is_admin(current_account())}
     except SQLAlchemyError:  # an error page about the database still shows
         return {"admin_nav": False}
+
+
+# The committee page: routes on this blueprint, kept in their own module.
+from webui import admin_committee  # noqa: E402, F401

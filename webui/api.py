@@ -50,7 +50,7 @@ from engine.runtime import (
     start_instance,
     unclaim_task,
 )
-from engine.tokens import DEFAULT_LIFETIME, issue_token, user_for_token
+from engine.tokens import DEFAULT_LIFETIME, issue_token, revoke_token, user_for_token
 from webui import openapi
 from webui.auth import MAX_PASSWORD, MAX_USERNAME, authenticate, throttle
 from webui.db import get_db
@@ -147,7 +147,8 @@ def json_body(optional: bool = False) -> dict[str, Any]:
     return body
 
 
-def _object(body: dict[str, Any], name: str) -> dict[str, Any]:
+def object_field(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """A field of the body that must be a JSON object ({} when absent; 400 otherwise)."""
     value = body.get(name)
     if value is None:
         return {}
@@ -209,6 +210,14 @@ def create_token() -> ResponseReturnValue:
         "username": user.username,
     }
     return answer, 201, {"Cache-Control": "no-store"}
+
+
+@bp.delete("/tokens/current")
+def revoke_current_token() -> ResponseReturnValue:
+    """End the token this request carries (a client logging out); later calls get 401."""
+    _scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    revoke_token(get_db(), token.strip())
+    return "", 204
 
 
 @bp.get("/openapi.json")
@@ -362,7 +371,7 @@ def _documents(body: dict[str, Any]) -> dict[str, tuple[str, bytes]]:
     """``files: {field: {filename, content_base64}}`` as the forms take uploads."""
     documents: dict[str, tuple[str, bytes]] = {}
     errors: dict[str, list[str]] = {}
-    for name, item in _object(body, "files").items():
+    for name, item in object_field(body, "files").items():
         filename = item.get("filename") if isinstance(item, dict) else None
         content = item.get("content_base64") if isinstance(item, dict) else None
         if not isinstance(filename, str) or not filename or not isinstance(content, str):
@@ -381,7 +390,7 @@ def _documents(body: dict[str, Any]) -> dict[str, tuple[str, bytes]]:
 def complete(task_id: int) -> ResponseReturnValue:
     """Complete a task with JSON data checked by the task's form (as the page and the CLI)."""
     body = json_body()
-    data, files = _object(body, "data"), _documents(body)
+    data, files = object_field(body, "data"), _documents(body)
     row = open_task(task_id)
     session, user = get_db(), current_user()
     meta = get_instance(session, row.instance_id).process_version.task_meta.get(row.element_id, {})
@@ -443,7 +452,7 @@ def instance(instance_id: int) -> ResponseReturnValue:
 def start(key: str) -> ResponseReturnValue:
     """Start the latest version of a process with initial data and an optional business key."""
     body = json_body(optional=True)
-    data = _object(body, "data")
+    data = object_field(body, "data")
     business_key = body.get("business_key")
     if business_key is not None and not isinstance(business_key, str):
         fail(400, text("Invalid input"), {"business_key": [form_text("Invalid input.")]})
@@ -532,3 +541,7 @@ def http_error(error: HTTPException) -> ResponseReturnValue:
 def _server_error(error: Exception) -> ResponseReturnValue:
     log.exception("unhandled error in the API", exc_info=error)
     return error_response(ApiError(500, text("Something went wrong")))
+
+
+# Deploying and reading process versions: routes on this blueprint, kept in their own module.
+from webui import api_messages, api_processes  # noqa: E402, F401

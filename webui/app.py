@@ -29,9 +29,22 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
 
 from forms.i18n import compiled_catalogue
-from webui import admin, api, auth, db, documents, employee, inbox, portal
+from webui import (
+    admin,
+    api,
+    auth,
+    db,
+    documents,
+    editor,
+    employee,
+    inbox,
+    notifications,
+    portal,
+    processes,
+)
 from webui.auth import safe_next
 from webui.cli import database_url
+from webui.engine_settings import configure_from_env
 
 LOCALES = ("id", "en")
 DEFAULT_LOCALE = "id"
@@ -118,6 +131,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(instance_path)
 
+    configure_from_env()  # engine settings (message TTL, timer retries) from JENJANG_*
     compile_catalogues()
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
@@ -128,8 +142,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(inbox.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(portal.bp)
+    app.register_blueprint(notifications.bp)
     app.register_blueprint(employee.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(processes.bp)
+    # Report pages, the public announcements, and /api/reports on the API blueprint.
+    from webui import api_reports, public, reports  # noqa: F401
+
+    app.register_blueprint(editor.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens only, never cookies: no cross-site requests to forge
 

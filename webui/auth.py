@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import deque
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -24,8 +22,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
 from sqlalchemy import select
 
+from engine.login_guard import LoginGuard
 from engine.models import User, utcnow
 from engine.passwords import check_password, hash_password
+from webui import db
 from webui.db import get_db
 
 bp = Blueprint("auth", __name__)
@@ -80,65 +80,9 @@ def load_user(user_id: str) -> WebUser | None:
     return WebUser(user)
 
 
-class LoginThrottle:
-    """Failed logins per username; too many within a window lock the name out for a while.
-
-    Kept in the memory of the serving process (waitress: one process, many threads). Several
-    processes (gunicorn workers) each count on their own; a shared store is a later step.
-    """
-
-    MAX_NAMES = 10_000  # bounded memory however many names an attacker tries
-
-    def __init__(self, max_failures: int, window: timedelta, lockout: timedelta) -> None:
-        self.max_failures = max_failures
-        self.window = window
-        self.lockout = lockout
-        self._failures: dict[str, deque[datetime]] = {}
-        self._locked_until: dict[str, datetime] = {}
-        self._lock = threading.Lock()
-
-    def locked_until(self, username: str, now: datetime) -> datetime | None:
-        """When a locked-out username may try again, or None."""
-        with self._lock:
-            until = self._locked_until.get(username)
-            if until is not None and until <= now:
-                del self._locked_until[username]
-                return None
-            return until
-
-    def failed(self, username: str, now: datetime) -> None:
-        """Count a failed login; the failure that reaches the limit starts the lockout."""
-        with self._lock:
-            self._prune(now)
-            attempts = self._failures.setdefault(username, deque())
-            attempts.append(now)
-            while attempts and attempts[0] <= now - self.window:
-                attempts.popleft()
-            if len(attempts) >= self.max_failures:
-                self._locked_until[username] = now + self.lockout
-                del self._failures[username]
-
-    def succeeded(self, username: str) -> None:
-        """A successful login clears the name's failures."""
-        with self._lock:
-            self._failures.pop(username, None)
-
-    def _prune(self, now: datetime) -> None:
-        if len(self._failures) + len(self._locked_until) < self.MAX_NAMES:
-            return
-        self._failures = {
-            name: times
-            for name, times in self._failures.items()
-            if times and times[-1] > now - self.window
-        }
-        self._locked_until = {n: t for n, t in self._locked_until.items() if t > now}
-        while len(self._failures) >= self.MAX_NAMES // 2:
-            self._failures.pop(next(iter(self._failures)))
-
-
-def throttle() -> LoginThrottle:
-    """The app's login throttle."""
-    found: LoginThrottle = current_app.extensions[THROTTLE]
+def throttle() -> LoginGuard:
+    """The app's login throttle (counts in the database, shared by every web process)."""
+    found: LoginGuard = current_app.extensions[THROTTLE]
     return found
 
 
@@ -148,7 +92,8 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to see this page.")
     login_manager.login_message_category = "info"
-    app.extensions[THROTTLE] = LoginThrottle(
+    app.extensions[THROTTLE] = LoginGuard(
+        app.extensions[db.EXTENSION],
         app.config["LOGIN_MAX_FAILURES"],
         app.config["LOGIN_FAILURE_WINDOW"],
         app.config["LOGIN_LOCKOUT"],

@@ -23,6 +23,7 @@ from engine.db import make_engine, session_factory, upgrade
 from engine.decisions import decide
 from engine.deploy import deploy
 from engine.errors import DeploymentRejected, JenjangError
+from engine.mail import deliver_due
 from engine.messages import send_message
 from engine.models import utcnow
 from engine.queries import instance_summary, list_processes, list_tasks
@@ -37,8 +38,11 @@ from engine.runtime import (
     unclaim_task,
 )
 from engine.sources import one_line
-from engine.timers import SYSTEM_ACTOR, SystemActor, due_instances, fire_timers
+from engine.timers import SYSTEM_ACTOR, SystemActor
 from engine.users import add_user, get_user
+from engine.worker import run_pass
+from webui.engine_settings import configure_from_env
+from webui.mailconfig import mail_config_from_env
 
 
 def database_url() -> str:
@@ -108,6 +112,10 @@ pass_ctx = click.make_pass_decorator(Context, ensure=True)
 @click.group()
 def cli() -> None:
     """Jenjang: BPM engine for ASN career processes."""
+    try:
+        configure_from_env()
+    except JenjangError as exc:
+        fail(str(exc))
 
 
 @cli.group()
@@ -404,11 +412,12 @@ def message_cmd(ctx: Context, name: str, correlation: str, data: str | None, act
     payload = parse_json(data, "data")
     with ctx.transaction() as s:
         sender = get_user(s, actor) if actor != SYSTEM_ACTOR else SystemActor()
-        caught = send_message(s, name, values, payload, sender)
-    if caught:
-        click.echo(f"message {name} delivered to {caught} instance(s)")
+        sent = send_message(s, name, values, payload, sender)
+    if sent.delivered:
+        click.echo(f"message {name} delivered to {sent.delivered} instance(s)")
     else:
-        click.echo(f"message {name}: nothing waits for it yet; kept until something does")
+        until = sent.kept_until.isoformat(timespec="seconds") if sent.kept_until else "-"
+        click.echo(f"message {name}: nothing waits for it yet; kept until {until} (UTC)")
 
 
 @cli.command("worker")
@@ -417,21 +426,37 @@ def message_cmd(ctx: Context, name: str, correlation: str, data: str | None, act
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between polls.")
 @pass_ctx
 def worker_cmd(ctx: Context, once: bool, now_text: str | None, interval: float) -> None:
-    """Fire due timers (one transaction per instance); with --once, a single pass."""
+    """Run due timer jobs (one transaction each) and expire kept messages; --once: one pass."""
     fixed = _parse_now(now_text) if now_text else None
+    factory = session_factory(ctx.engine)
+    try:
+        mail = mail_config_from_env()
+    except JenjangError as exc:
+        fail(str(exc))
     while True:
         moment = fixed or utcnow()
-        with ctx.transaction() as s:
-            due = due_instances(s, moment)
-        for instance_id in due:
-            try:
-                with ctx.transaction() as s:
-                    fired = fire_timers(s, instance_id, moment)
-            except JenjangError as exc:  # another worker or user got there first
-                click.echo(f"instance {instance_id}: {exc}", err=True)
-                continue
+        try:
+            report = run_pass(factory, moment)
+            sent = deliver_due(factory, mail, moment, limit=1000) if mail else None
+        except (JenjangError, SQLAlchemyError) as exc:
+            if once:
+                fail(f"worker pass failed: {exc}")
+            click.echo(f"worker: pass failed, trying again: {one_line(exc)}", err=True)
+            time.sleep(interval)
+            continue
+        for instance_id, fired in report.fired:
             if fired:
                 click.echo(f"instance {instance_id}: fired {', '.join(fired)}")
+        for instance_id, reason in report.retrying:
+            click.echo(f"instance {instance_id}: timer job failed, will retry: {reason}", err=True)
+        for instance_id, reason in report.failed:
+            click.echo(
+                f"instance {instance_id}: timer job gave up, instance in error: {reason}", err=True
+            )
+        if report.expired_messages:
+            click.echo(f"{report.expired_messages} kept message(s) expired")
+        if sent is not None and (sent.sent or sent.retried or sent.failed):
+            click.echo(f"email: {sent.sent} sent, {sent.retried} to retry, {sent.failed} failed")
         if once:
             return
         time.sleep(interval)
@@ -488,7 +513,10 @@ def serve_cmd(host: str, port: int, threads: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: every error is one line on stderr with exit status 2."""
-    import webui.cli_hr  # noqa: F401  registers the HR admin commands on `cli`
+    import webui.cli_hr
+    import webui.cli_libur
+    import webui.cli_mail
+    import webui.cli_processes  # noqa: F401  registers `jenjang migrate` on `cli`
 
     ctx = Context()
     try:

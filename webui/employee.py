@@ -42,7 +42,7 @@ from engine.hr import (
     TrainingEnrolment,
 )
 from engine.models import Instance, TaskModel, User, UserRole, utcnow
-from engine.queries import end_reached, instance_summary
+from engine.queries import concerning, end_reached, instance_summary
 from engine.records import employee_record
 from engine.runtime import complete_task, start_instance
 from engine.services import ACCEPTED, RATING_MAX, jp_in_year
@@ -167,7 +167,7 @@ def open_request(user: User, process: str, business_key: str) -> Instance | None
     return get_db().scalar(
         select(Instance).where(
             Instance.process_key == process,
-            Instance.started_by_id == user.id,
+            concerning(user.id),
             Instance.business_key == business_key,
             Instance.state.in_(OPEN_STATES),
         )
@@ -210,7 +210,7 @@ def catalogue() -> ResponseReturnValue:
         session.scalars(
             select(Instance.business_key).where(
                 Instance.process_key == TRAINING,
-                Instance.started_by_id == user.id,
+                concerning(user.id),
                 Instance.state.in_(OPEN_STATES),
             )
         )
@@ -378,7 +378,7 @@ def own_instance(instance_id: int) -> Instance:
     instance = get_db().get(Instance, instance_id)
     if (
         instance is None
-        or instance.started_by_id != user.id
+        or user.id not in (instance.started_by_id, instance.subject_id)
         or instance.process_key not in REQUEST_PROCESSES
     ):
         abort(404)
@@ -393,10 +393,7 @@ def requests() -> ResponseReturnValue:
     rows = list(
         get_db().scalars(
             select(Instance)
-            .where(
-                Instance.started_by_id == user.id,
-                Instance.process_key.in_(REQUEST_PROCESSES),
-            )
+            .where(concerning(user.id), Instance.process_key.in_(REQUEST_PROCESSES))
             .order_by(Instance.started_at.desc(), Instance.id.desc())
             .limit(MAX_LISTED)
         )
@@ -460,15 +457,16 @@ def team_rows(reports: list[User]) -> list[dict[str, Any]]:
             .group_by(TaskModel.assignee_id)
         ).all()
     )
+    person = func.coalesce(Instance.subject_id, Instance.started_by_id)
     open_requests = dict(
         session.execute(
-            select(Instance.started_by_id, func.count())
+            select(person, func.count())
             .where(
-                Instance.started_by_id.in_(ids),
+                person.in_(ids),
                 Instance.process_key.in_(REQUEST_PROCESSES),
                 Instance.state.in_(OPEN_STATES),
             )
-            .group_by(Instance.started_by_id)
+            .group_by(person)
         ).all()
     )
     target, found = jp_target(), []

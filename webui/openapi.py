@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from webui.openapi_reports import REPORT_PATHS, REPORT_SCHEMAS
+
 JSON = "application/json"
 NULLABLE_STRING = {"type": ["string", "null"]}
 MOMENT = {"type": ["string", "null"], "format": "date-time", "description": "UTC, no offset"}
@@ -209,6 +211,69 @@ SCHEMAS: dict[str, Any] = {
             "decisions": {"type": "array", "items": ref("Decision")},
         }
     ),
+    "Problem": strict(
+        {
+            "file": {"type": "string"},
+            "element": {"type": "string", "description": "BPMN/DMN element id, or -"},
+            "message": {"type": "string"},
+            "severity": {"type": "string", "enum": ["error", "warning"]},
+        }
+    ),
+    "Deployment": strict(
+        {
+            "deployed": {
+                "type": "array",
+                "items": strict(
+                    {
+                        "kind": {"type": "string", "enum": ["process", "decision"]},
+                        "key": {"type": "string"},
+                        "version": {"type": "integer"},
+                        "changed": {"type": "boolean", "description": "false: identical, kept"},
+                    }
+                ),
+            },
+            "problems": {"type": "array", "items": ref("Problem"), "description": "warnings"},
+        }
+    ),
+    "Validation": strict(
+        {
+            "valid": {"type": "boolean"},
+            "problems": {"type": "array", "items": ref("Problem"), "description": "warnings"},
+        }
+    ),
+    "VersionList": strict(
+        {
+            "key": {"type": "string"},
+            "versions": {
+                "type": "array",
+                "items": strict(
+                    {
+                        "key": {"type": "string"},
+                        "version": {"type": "integer"},
+                        "name": {"type": "string"},
+                        "dialect": {"type": "string", "enum": ["spiff", "camunda"]},
+                        "deployed_by": {"type": "string"},
+                        "deployed_at": MOMENT,
+                        "instances": {
+                            "type": "object",
+                            "description": "instances of this version by state",
+                            "additionalProperties": {"type": "integer"},
+                        },
+                        "active_instances": {"type": "integer"},
+                    }
+                ),
+            },
+        }
+    ),
+    "VersionXml": strict(
+        {"key": {"type": "string"}, "version": {"type": "integer"}, "xml": {"type": "string"}}
+    ),
+}
+# A rejected deployment (POST /api/processes, /api/processes/validate) also lists its problems.
+SCHEMAS["Error"]["properties"]["problems"] = {
+    "type": "array",
+    "items": ref("Problem"),
+    "description": "deployment problems, each with its file, element and severity",
 }
 
 TASK_FILTERS = [
@@ -241,6 +306,27 @@ TASK_FILTERS = [
         "tasks per page (default: the inbox's page size)",
     ),
 ]
+
+KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+DEPLOY_FILES = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "description": "one or more .bpmn/.dmn files, under any field name",
+                "additionalProperties": {"type": "string", "format": "binary"},
+            }
+        }
+    },
+}
+
+
+def deploy_responses(base: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Answers of deploying or validating files: 422 lists every problem."""
+    invalid = body("Error", "Invalid files: every problem in `problems`; nothing stored")
+    return {**base, **(extra or {}), "422": invalid}
+
 
 PATHS: dict[str, Any] = {
     "/api/tokens": {
@@ -308,6 +394,53 @@ PATHS: dict[str, Any] = {
             "operationId": "listProcesses",
             "summary": "Deployed processes with their versions, and decisions",
             "responses": responses(200, "ProcessList", "Processes and decisions", 401),
+        },
+        "post": {
+            "operationId": "deployProcesses",
+            "summary": "Validate and deploy BPMN/DMN files (process owners and admins)",
+            "requestBody": DEPLOY_FILES,
+            "responses": deploy_responses(
+                responses(201, "Deployment", "New versions stored", 400, 401, 403),
+                {"200": body("Deployment", "Nothing changed: identical content, no new version")},
+            ),
+        },
+    },
+    "/api/processes/validate": {
+        "post": {
+            "operationId": "validateProcesses",
+            "summary": "Run the deployment's validation without storing anything",
+            "requestBody": DEPLOY_FILES,
+            "responses": deploy_responses(
+                responses(200, "Validation", "Valid (warnings listed)", 400, 401, 403)
+            ),
+        }
+    },
+    "/api/processes/{key}/versions": {
+        "get": {
+            "operationId": "listVersions",
+            "summary": "Every version of a process, newest first (process owners and admins)",
+            "parameters": [KEY],
+            "responses": responses(200, "VersionList", "The versions", 401, 403, 404),
+        }
+    },
+    "/api/processes/{key}/versions/{number}/xml": {
+        "get": {
+            "operationId": "getVersionXml",
+            "summary": "The BPMN XML of a version (JSON with `xml` when Accept asks for JSON)",
+            "parameters": [
+                KEY,
+                {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}},
+            ],
+            "responses": {
+                **responses(200, "VersionXml", "The XML", 401, 403, 404),
+                "200": {
+                    "description": "The XML (application/xml unless JSON is asked for)",
+                    "content": {
+                        "application/xml": {"schema": {"type": "string"}},
+                        JSON: {"schema": ref("VersionXml")},
+                    },
+                },
+            },
         }
     },
     "/api/processes/{key}/instances": {
@@ -339,6 +472,52 @@ PATHS: dict[str, Any] = {
         }
     },
 }
+
+PATHS["/api/tokens/current"] = {
+    "delete": {
+        "operationId": "revokeToken",
+        "summary": "End the token of this request (log out); later calls with it get 401",
+        "responses": {
+            "204": {"description": "The token no longer works"},
+            "401": body("Error", ERRORS[401]),
+        },
+    }
+}
+PATHS["/api/messages/{name}"] = {  # webui/api_messages.py
+    "post": {
+        "operationId": "sendMessage",
+        "summary": "A message from outside (admin or role integrasi): delivered or kept",
+        "parameters": [
+            {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "requestBody": {"required": True, "content": {JSON: {"schema": ref("MessageRequest")}}},
+        "responses": {
+            **responses(
+                200, "MessageSent", "Caught by `delivered` waiting instances", 400, 401, 403, 422
+            ),
+            "202": body("MessageSent", "Nothing waits for it yet: kept until `kept_until` (UTC)"),
+        },
+    }
+}
+SCHEMAS["MessageRequest"] = {
+    "type": "object",
+    "properties": {
+        "correlation": {
+            "type": "object",
+            "description": 'values of the message\'s correlation properties, e.g. {"nip": "…"}',
+        },
+        "data": {"type": "object", "description": "the payload the catching instance receives"},
+    },
+}
+SCHEMAS["MessageSent"] = strict(
+    {
+        "message": {"type": "string"},
+        "delivered": {"type": "integer", "minimum": 0},
+        "kept_until": MOMENT,
+    }
+)
+PATHS.update(REPORT_PATHS)  # webui/api_reports.py
+SCHEMAS.update(REPORT_SCHEMAS)
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",

@@ -29,6 +29,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from engine import notifications as notices
 from engine.errors import InvalidInput
 from engine.models import Instance, TaskModel, User, utcnow
 from engine.notifications import mark_seen, seen_up_to, started_instance_events
@@ -335,7 +336,8 @@ def unread_count() -> int:
     if "unread_notifications" not in g:
         user = current_account()
         seen = seen_up_to(get_db(), user.id)
-        g.unread_notifications = sum(1 for s in notifications_of(user) if s.id > seen)
+        outcomes = sum(1 for s in notifications_of(user) if s.id > seen)
+        g.unread_notifications = outcomes + notices.unread_count(get_db(), user)
     count: int = g.unread_notifications
     return count
 
@@ -343,14 +345,22 @@ def unread_count() -> int:
 @bp.get("/notifikasi")
 @login_required
 def notifications() -> ResponseReturnValue:
-    """The applicant's notifications, the unseen ones marked; opening the page reads them."""
+    """The applicant's outcomes and notices, the unseen ones marked; opening the page reads them."""
     user, session = applicant(), get_db()
     found = notifications_of(user)
     seen = seen_up_to(session, user.id)
     if found and found[0].id > seen:
         mark_seen(session, user.id, found[0].id)
+    rows = notices.notifications_of(session, user.id)
+    notices.mark_all_read(session, user.id)
     g.unread_notifications = 0  # read now; the page still marks what was new (id > seen)
-    return render_template("portal/notifications.html", stages=found, seen=seen)
+    return render_template(
+        "portal/notifications.html",
+        stages=found,
+        seen=seen,
+        rows=rows,
+        new_rows={row.id for row, _name in rows if row.read_at is None},
+    )
 
 
 @bp.app_context_processor

@@ -2,8 +2,7 @@
 
 from alembic import context
 
-import engine.hr  # noqa: F401  registers the HR tables on Base.metadata
-from engine import committee, documents, notifications, recruitment, tokens  # noqa: F401  registers tables
+import engine.schema  # noqa: F401  every table on Base.metadata
 from engine.models import Base
 
 config = context.config

@@ -92,7 +92,50 @@ def task_metadata(doc: SourceDoc, problems: list[Problem]) -> dict[str, dict[str
             problems.append(
                 Problem(doc.name, tid, f"user task has no form key: {detail} is used", "warning")
             )
+    for start in doc.xpath("//bpmn:process/bpmn:startEvent"):
+        rule = start_rule(doc, start, problems)
+        if rule:
+            meta[_eid(start)] = {
+                "name": start.get("name") or _eid(start),
+                "role": None,
+                "start": rule,
+            }
     return meta
+
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def start_rule(doc: SourceDoc, process: Any, problems: list[Problem]) -> dict[str, Any] | None:
+    """Who may start the process for whom: the start event's `subject` and `startFor`.
+
+    `subject` names the start-data field holding the username the instance is about (the
+    employee asking for training, the mentee, ...); `startFor` lists who may start it for
+    that person: `diri` (the person themself), `atasan_berjenjang` (anyone above them in the
+    org chart) and role names (anyone holding the role). An admin always may. Without
+    `subject`, anyone holding one of the process's lane roles may start it.
+    """
+    starts = doc.xpath("./bpmn:startEvent", process)
+    if not starts:
+        return None
+    start = starts[0]
+    props = _spiff_props(start, doc)
+    subject = props.get("subject", "").strip()
+    if not subject:
+        if props.get("startFor"):
+            problems.append(Problem(doc.name, _eid(start), "startFor needs a subject field"))
+        return None
+    if not IDENTIFIER.fullmatch(subject):
+        problems.append(
+            Problem(doc.name, _eid(start), f"subject '{subject}' is not a data field name")
+        )
+        return None
+    allowed = [p.strip() for p in (props.get("startFor") or "diri").split(",") if p.strip()]
+    bad = [p for p in allowed if not IDENTIFIER.fullmatch(p)]
+    if bad:
+        problems.append(Problem(doc.name, _eid(start), f"startFor: '{bad[0]}' is not a role name"))
+        return None
+    return {"subject": subject, "start_for": allowed}
 
 
 def strip_el(expr: str) -> str:

@@ -24,6 +24,7 @@ class ParsedProcess:
     called: set[str]
     warnings: list[Problem] = field(default_factory=list)
     spec_json: str | None = None  # specs_to_json(dialect, spec, subprocess_specs), checked here
+    start_rule: dict[str, Any] | None = None  # who may start it for whom (metadata.start_rule)
 
 
 @dataclass

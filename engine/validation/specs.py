@@ -19,7 +19,7 @@ from engine.serialization import SERIALIZERS, specs_to_json
 from engine.sources import SourceDoc
 from engine.validation.checks import _decision_ref, _executable_processes, _static_checks
 from engine.validation.messages import _spiff_warnings, _tag_of, problem_from_exception
-from engine.validation.metadata import task_metadata
+from engine.validation.metadata import start_rule, task_metadata
 from engine.validation.results import ParsedProcess
 
 
@@ -175,6 +175,7 @@ def _parse_specs(
                 decisions=decisions,
                 called={c for c in subs if c},
                 spec_json=spec_json,
+                start_rule=start_rule(doc, proc, problems),
             )
         )
     return parsed

@@ -258,10 +258,11 @@ def test_the_applicant_sees_the_outcome_and_files_an_objection(
     flash(page, "telah diselesaikan")
     log_out(page)
 
-    # The applicant is told, sees the outcome with its reason, and objects in the window.
+    # The applicant is told (the outcome, and the objection task it opened for them), sees the
+    # outcome with its reason, and objects in the window.
     log_in(page, live_server, NIK, APPLICANT_PASSWORD)
     expect(page.get_by_role("navigation").get_by_role("link", name="Notifikasi")).to_contain_text(
-        "1"
+        "2"
     )
     page.get_by_role("link", name=re.compile(JABATAN)).click()
     timeline = page.get_by_role("region", name="Linimasa")

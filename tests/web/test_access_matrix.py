@@ -170,6 +170,105 @@ def admin_user_cases(db: Session) -> list[Case]:
     return [Case({"user_id": user.id}, frozenset({"admin1"}), ("Budi Santoso",), "pegawai1")]
 
 
+def notification_cases(db: Session) -> list[Case]:
+    """A notice is its recipient's alone: atasan1's new task (pegawai1's training request)."""
+    from engine.notifications import Notification
+
+    notice = db.scalar(
+        select(Notification).where(Notification.user_id == get_user(db, "atasan1").id)
+    )
+    assert notice is not None
+    return [
+        Case(
+            {"notification_id": notice.id},
+            frozenset({"atasan1"}),
+            ("Setujui permintaan pelatihan",),
+            "pegawai1",
+        )
+    ]
+
+
+def editor_process_cases(db: Session) -> list[Case]:
+    """A process's diagram opens in the editor for process owners and admins alone."""
+    editors = frozenset({"admin1", "pemilik1"})
+    return [Case({"key": "pelatihan"}, editors, ("ajukan_pelatihan",), "")]
+
+
+def editor_decision_cases(db: Session) -> list[Case]:
+    """A decision table opens in the editor for process owners and admins alone."""
+    editors = frozenset({"admin1", "pemilik1"})
+    return [Case({"key": "keputusan_pelatihan"}, editors, ("Aturan_3_jp",), "")]
+
+
+def editor_draft_cases(db: Session) -> list[Case]:
+    """A saved draft opens for process owners and admins alone."""
+    from engine.drafts import deployed_process, save_draft
+
+    xml = deployed_process(db, "mentoring").xml
+    save_draft(db, "pemilik1", "mentoring.bpmn", xml)
+    db.commit()
+    editors = frozenset({"admin1", "pemilik1"})
+    return [Case({"file_name": "mentoring.bpmn"}, editors, ("pilih_mentor",), "")]
+
+
+OWNERS = frozenset({"admin1", "pemilik1"})
+
+
+def process_cases(db: Session) -> list[Case]:
+    """A process's versions and version pages list its instances: owners and admins alone."""
+    training = _instance(db, "pelatihan", "TEK-DATA-02 / pegawai1")
+    return [Case({"key": "pelatihan"}, OWNERS, (training.business_key or "",), "")]
+
+
+def process_version_cases(db: Session) -> list[Case]:
+    """One version of a process, with the instances on it."""
+    training = _instance(db, "pelatihan", "TEK-DATA-02 / pegawai1")
+    args = {"key": "pelatihan", "number": 1}
+    return [Case(args, OWNERS, (training.business_key or "",), "")]
+
+
+def process_xml_cases(db: Session) -> list[Case]:
+    """A version's XML (page and API): owners and admins alone."""
+    return [Case({"key": "pelatihan", "number": 1}, OWNERS, ('id="ajukan_pelatihan"',), "")]
+
+
+def process_diff_cases(db: Session) -> list[Case]:
+    """The diff of two versions (a second version of pelatihan is deployed for it)."""
+    from engine.deploy import deploy
+
+    path = Path(__file__).resolve().parents[2] / "workflows" / "pelatihan.bpmn"
+    changed = path.read_bytes().replace(b'name="Ajukan pelatihan"', b'name="Ajukan pelatihan!"')
+    deploy(db, [("pelatihan.bpmn", changed)], "pemilik1")
+    db.commit()
+    args = {"key": "pelatihan", "dari": 1, "ke": 2}
+    return [Case(args, OWNERS, ("Ajukan pelatihan!",), "")]
+
+
+def process_migration_cases(db: Session) -> list[Case]:
+    """The page that moves instances between versions."""
+    return [Case({"key": "pelatihan"}, OWNERS, ('id="source"',), "")]
+
+
+def process_instance_cases(db: Session) -> list[Case]:
+    """The instance view: admins, process owners, the starter and who has a task in it."""
+    nur = _instance(db, "lamaran", "F-001/pelamar2")
+    training = _instance(db, "pelatihan", "TEK-DATA-02 / pegawai1")
+    return [
+        Case({"instance_id": nur.id}, OWNERS, ("F-001/pelamar2",), "pelamar2"),
+        Case(
+            {"instance_id": training.id},
+            OWNERS | {"pegawai1", "atasan1"},
+            (training.business_key or "",),
+            "pegawai1",
+        ),
+    ]
+
+
+def api_versions_cases(db: Session) -> list[Case]:
+    """A process's versions through the API: owners and admins alone."""
+    return [Case({"key": "pelatihan"}, OWNERS, ('"active_instances"',), "")]
+
+
 Finder = Callable[[Session], list[Case]]
 FINDERS: dict[str, Finder] = {
     "inbox.task": task_cases,
@@ -179,6 +278,18 @@ FINDERS: dict[str, Finder] = {
     "employee.request_detail": employee_request_cases,
     "employee.member": employee_member_cases,
     "admin.edit_user": admin_user_cases,
+    "notifications.notice": notification_cases,
+    "editor.open_process": editor_process_cases,
+    "editor.open_decision": editor_decision_cases,
+    "editor.open_draft": editor_draft_cases,
+    "processes.versions": process_cases,
+    "processes.version": process_version_cases,
+    "processes.version_file": process_xml_cases,
+    "processes.diff": process_diff_cases,
+    "processes.migrate": process_migration_cases,
+    "processes.instance": process_instance_cases,
+    "api.process_versions": api_versions_cases,
+    "api.process_version_xml": process_xml_cases,
 }
 NO_DATA = {"static"}  # GET routes whose argument names no one's data
 
@@ -206,7 +317,8 @@ def dummy_url(rule: Rule) -> str:
     """The rule's path with a made-up value for each argument."""
     path = rule.rule
     for name in rule.arguments:
-        path = re.sub(rf"<(?:[a-z]+:)?{name}>", "1" if "id" in name else "x", path)
+        number = "id" in name or f"<int:{name}>" in path
+        path = re.sub(rf"<(?:[a-z]+:)?{name}>", "1" if number else "x", path)
     return path
 
 

@@ -438,3 +438,22 @@ def test_unexpected_errors_are_json_without_internals(
     assert response.status_code == 500
     assert body(response) == {"error": "Terjadi kesalahan", "errors": {}}
     assert "secret internals" in caplog.text
+
+
+def test_starting_a_process_for_someone_else_needs_the_right_to(api: Api, demo: Session) -> None:
+    api.login("pegawai1")
+    other = api.post("/api/processes/pelatihan/instances", json={"data": {"pegawai": "pegawai2"}})
+    assert other.status_code == 403
+    own = api.post(
+        "/api/processes/pelatihan/instances", json={"data": {"pegawai": "pegawai1", "kode": ""}}
+    )
+    assert own.status_code == 201, own.json
+
+
+def test_a_client_logs_out_by_revoking_its_token(api: Api, demo: Session) -> None:
+    api.login("atasan1")
+    assert api.get("/api/tasks").status_code == 200
+    revoked = api.client.delete("/api/tokens/current", headers=api.headers)
+    assert revoked.status_code == 204
+    assert api.get("/api/tasks").status_code == 401
+    assert api.client.delete("/api/tokens/current", headers=api.headers).status_code == 401

@@ -195,3 +195,37 @@ def test_the_cli_seats_and_unseats_and_refuses_a_non_panitia(
     demo.rollback()
     assert committee_of(demo, "F-001") == ["panitia1"]
     assert committee_of(demo, "F-002") == ["panitia1"]
+
+
+def test_the_hr_admin_seats_and_unseats_members_on_the_committee_page(
+    client: FlaskClient, auth: AuthActions, demo: Session
+) -> None:
+    colleague(demo, "panitia2", "panitia_seleksi")
+    auth.login("admin1")
+    page = client.get("/admin/panitia")
+    assert page.status_code == 200
+    assert "F-001" in page.text and "panitia2" in page.text
+    added = client.post("/admin/panitia/F-001", data={"username": "panitia2", "action": "tambah"})
+    assert added.status_code == 303
+    assert "panitia2 kini menjadi panitia formasi F-001." in client.get("/admin/panitia").text
+    demo.rollback()
+    assert committee_of(demo, "F-001") == ["panitia1", "panitia2"]
+    client.post("/admin/panitia/F-001", data={"username": "panitia1", "action": "hapus"})
+    demo.rollback()
+    assert committee_of(demo, "F-001") == ["panitia2"]
+
+
+def test_the_committee_page_refuses_non_panitia_and_hides_from_other_staff(
+    client: FlaskClient, auth: AuthActions, demo: Session
+) -> None:
+    auth.login("admin1")
+    client.post("/admin/panitia/F-001", data={"username": "atasan1", "action": "tambah"})
+    page = client.get("/admin/panitia")
+    assert "Tidak diubah: atasan1 tidak memegang peran panitia_seleksi" in page.text
+    demo.rollback()
+    assert committee_of(demo, "F-001") == ["panitia1"]
+    auth.logout()
+    auth.login("panitia1")
+    assert client.get("/admin/panitia").status_code == 404
+    refused = client.post("/admin/panitia/F-001", data={"username": "panitia1", "action": "hapus"})
+    assert refused.status_code == 404

@@ -265,3 +265,24 @@ def test_an_ended_request_shows_how_it_ended(
     page = client.get("/pegawai/permintaan").get_data(as_text=True)
     assert "Ditolak atasan" in page  # the end event it reached
     assert "Selesai" in page
+
+
+def test_a_request_hr_started_for_an_employee_is_on_their_requests_page(
+    client: FlaskClient, auth: AuthActions, demo: Session
+) -> None:
+    from engine.runtime import start_instance
+
+    hr = get_user(demo, "admin1")
+    started = start_instance(
+        demo, "pelatihan", hr, {"pegawai": "pegawai2", "kode": TRAINING}, f"{TRAINING} / pegawai2"
+    )
+    demo.commit()
+    assert started.subject_id == get_user(demo, "pegawai2").id
+    auth.login("pegawai2")
+    listed = client.get("/pegawai/permintaan")
+    assert f"/pegawai/permintaan/{started.id}" in listed.text
+    assert client.get(f"/pegawai/permintaan/{started.id}").status_code == 200
+    auth.logout()
+    auth.login("pegawai1")
+    assert f"/pegawai/permintaan/{started.id}" not in client.get("/pegawai/permintaan").text
+    assert client.get(f"/pegawai/permintaan/{started.id}").status_code == 404

@@ -296,9 +296,10 @@ def test_tms_is_told_only_when_announced_then_the_applicant_objects(
     page = client.get(location).text
     assert "Hasil seleksi administrasi" in page
     assert "Tidak memenuhi syarat (TMS)" in page and "KTP tidak terbaca" in page
-    assert unread(page) == "1"
+    assert unread(page) == "2"  # the announcement, and the objection task it opened for them
     notices = client.get("/pelamar/notifikasi").text
     assert "Hasil seleksi administrasi" in notices and "badge-new" in notices
+    assert "Tugas baru untuk Anda: Ajukan sanggah" in notices
     assert "KTP tidak terbaca" in notices
     assert unread(client.get("/pelamar/lamaran").text) == ""  # read now
     assert "badge-new" not in client.get("/pelamar/notifikasi").text
