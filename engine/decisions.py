@@ -73,3 +73,9 @@ def decision_table(session: Session, key: str, version: int) -> Any:
     if dv is None:
         raise DecisionNotFound(f"decision '{key}' version {version} is not deployed")
     return _engine_for(session, dv).decision_table
+
+
+def is_deployed(session: Session, key: str) -> bool:
+    """Whether some version of a decision is deployed."""
+    found = session.scalar(select(DecisionVersion.id).where(DecisionVersion.key == key).limit(1))
+    return found is not None

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from engine.hr import (
     DisciplinarySanction,
     Employee,
+    EmployeePotential,
     EmployeePredicate,
     JpCredit,
     Training,
@@ -121,6 +122,16 @@ def seed(session: Session, password: str, today: date | None = None) -> DemoResu
     best = session.get(EmployeePredicate, (by_name["pegawai1"].id, today.year - 1))
     if best is not None:
         best.predikat = "Sangat Baik"
+    # Last year's talent assessment, for the 9-box grid (pegawai1 lands in box 9).
+    for username, potential in (("pegawai1", "tinggi"), ("pegawai2", "menengah")):
+        session.add(
+            EmployeePotential(
+                user_id=by_name[username].id,
+                tahun=today.year - 1,
+                potensi=potential,
+                dasar="Uji kompetensi manajerial (assessment center)",
+            )
+        )
     session.add(
         DisciplinarySanction(
             user_id=by_name["pegawai3"].id,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from engine.models import Base, utcnow
 
 PREDICATES = ("Sangat Baik", "Baik", "Butuh Perbaikan", "Kurang", "Sangat Kurang")
+POTENTIALS = ("rendah", "menengah", "tinggi")  # a talent assessment's potential (9-box X axis)
 ENROLMENT_STATES = ("diminta", "terima", "daftar_tunggu", "tolak", "hadir", "tidak_hadir")
 
 
@@ -39,6 +40,17 @@ class EmployeePredicate(Base):
     tahun: Mapped[int] = mapped_column(primary_key=True)
     predikat: Mapped[str] = mapped_column(String(20))
     source_instance_id: Mapped[int | None]
+
+
+class EmployeePotential(Base):
+    """A yearly potential assessment (talent management): the 9-box grid's other axis."""
+
+    __tablename__ = "employee_potential"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True)
+    tahun: Mapped[int] = mapped_column(primary_key=True)
+    potensi: Mapped[str] = mapped_column(String(10))
+    dasar: Mapped[str] = mapped_column(String(200), default="")  # e.g. the assessment centre
 
 
 class JpCredit(Base):

@@ -11,7 +11,15 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.errors import InvalidInput, NotAllowed
-from engine.hr import PREDICATES, DisciplinarySanction, Employee, EmployeePredicate, Training
+from engine.hr import (
+    POTENTIALS,
+    PREDICATES,
+    DisciplinarySanction,
+    Employee,
+    EmployeePotential,
+    EmployeePredicate,
+    Training,
+)
 from engine.models import User, utcnow
 from engine.services import ServiceContext, data_pegawai
 from engine.users import get_user
@@ -74,6 +82,27 @@ def set_predicate(session: Session, actor: User, username: str, year: int, predi
         actor.username,
         "record_updated",
         detail={"user": username, "tahun": year, "predikat": predicate},
+    )
+
+
+def set_potential(
+    session: Session, actor: User, username: str, year: int, potential: str, basis: str = ""
+) -> None:
+    """Record a yearly potential assessment (rendah, menengah, tinggi) for the talent grid."""
+    _require_hr(actor)
+    if potential not in POTENTIALS:
+        raise InvalidInput(f"potensi '{potential}' must be one of: {', '.join(POTENTIALS)}")
+    user = get_user(session, username)
+    row = session.get(EmployeePotential, (user.id, year)) or EmployeePotential(
+        user_id=user.id, tahun=year
+    )
+    row.potensi, row.dasar = potential, basis.strip()[:200]
+    session.add(row)
+    audit.append(
+        session,
+        actor.username,
+        "record_updated",
+        detail={"user": username, "tahun": year, "potensi": potential, "dasar": row.dasar},
     )
 
 

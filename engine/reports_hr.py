@@ -25,6 +25,7 @@ from engine.hr import (
     PREDICATES,
     DisciplinarySanction,
     Employee,
+    EmployeePotential,
     EmployeePredicate,
     JpCredit,
     Training,
@@ -39,6 +40,7 @@ REJECTED = ("tolak",)
 FEEDBACK_FORM = "pelatihan.isi_umpan_balik"
 FEEDBACK_SCORES = ("nilai_materi", "nilai_metode", "nilai_pengajar")
 PROMOTION_DECISION = "kelayakan_kenaikan_pangkat"
+TALENT_DECISION = "kotak_talenta"
 
 
 def _percent(part: int, whole: int) -> float:
@@ -291,6 +293,65 @@ def promotion_eligible(
         "tanggal": today.isoformat(),
         "aturan": {PROMOTION_DECISION: int(version)},
         "pegawai": eligible,
+    }
+
+
+def talent_grid(session: Session, year: int, unit_id: int | None = None) -> dict[str, Any]:
+    """The 9-box grid of a year: employees with a predicate and a potential, boxed by the
+    deployed `kotak_talenta` decision (which also says which boxes form the promotion pool)."""
+    version = session.scalar(
+        select(func.max(DecisionVersion.version)).where(DecisionVersion.key == TALENT_DECISION)
+    )
+    if version is None:
+        raise InvalidInput(f"tabel keputusan '{TALENT_DECISION}' belum di-deploy")
+    people = session.execute(
+        _employees(unit_id)
+        .add_columns(EmployeePredicate.predikat, EmployeePotential.potensi)
+        .join(
+            EmployeePredicate,
+            and_(EmployeePredicate.user_id == User.id, EmployeePredicate.tahun == year),
+        )
+        .join(
+            EmployeePotential,
+            and_(EmployeePotential.user_id == User.id, EmployeePotential.tahun == year),
+        )
+        .order_by(OrgUnit.name, User.full_name, User.username)
+    ).all()
+    boxes: dict[tuple[str, str], dict[str, Any]] = {}  # one evaluation per pair, not per person
+    counts = dict.fromkeys(range(1, 10), 0)
+    pool = []
+    for person in people:
+        pair = (person.predikat, person.potensi)
+        if pair not in boxes:
+            boxes[pair] = decide(
+                session,
+                TALENT_DECISION,
+                {"predikat": person.predikat, "potensi": person.potensi},
+                version=int(version),
+            )
+        result = boxes[pair]
+        box = result.get("kotak")
+        if not isinstance(box, int) or box not in counts:
+            continue
+        counts[box] += 1
+        if result.get("kelompok_suksesi") is True:
+            pool.append(
+                {
+                    "pengguna": person.username,
+                    "nama": person.full_name or person.username,
+                    "unit": person.unit,
+                    "predikat": person.predikat,
+                    "potensi": person.potensi,
+                    "kotak": box,
+                }
+            )
+    pool.sort(key=lambda p: (-p["kotak"], p["nama"]))
+    return {
+        "tahun": year,
+        "aturan": {TALENT_DECISION: int(version)},
+        "dinilai": sum(counts.values()),
+        "per_kotak": {str(k): v for k, v in counts.items()},
+        "kelompok_suksesi": pool,
     }
 
 

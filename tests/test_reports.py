@@ -466,3 +466,35 @@ def test_published_results_name_only_registration_numbers_and_carry_a_checksum(
     found = latest(funnel_data, "F-1")
     assert found is not None and found[1].id == row.id
     assert latest(funnel_data, "F-2") is None
+
+
+def test_the_talent_grid_boxes_people_by_the_deployed_decision(session: Session) -> None:
+    from engine.hr import EmployeePotential
+    from engine.reports_hr import talent_grid
+
+    with pytest.raises(InvalidInput, match="kotak_talenta' belum di-deploy"):
+        talent_grid(session, 2025)
+    dmn = WORKFLOWS / "kotak_talenta.dmn"
+    deploy(session, [(dmn.name, dmn.read_bytes())], "pemilik1")
+    people = {
+        "bintang": ("Sangat Baik", "tinggi"),  # box 9
+        "andal": ("Baik", "tinggi"),  # box 7
+        "tekun": ("Baik", "menengah"),  # box 5
+        "lambat": ("Kurang", "rendah"),  # box 1
+        "tanpa_potensi": ("Sangat Baik", None),  # not assessed: left out
+    }
+    for name, (predikat, potensi) in people.items():
+        user = employee(session, name, "bidang_a")
+        session.add(EmployeePredicate(user_id=user.id, tahun=2025, predikat=predikat))
+        if potensi:
+            session.add(EmployeePotential(user_id=user.id, tahun=2025, potensi=potensi))
+    session.commit()
+    grid = talent_grid(session, 2025)
+    assert grid["dinilai"] == 4
+    assert {k: v for k, v in grid["per_kotak"].items() if v} == {"9": 1, "7": 1, "5": 1, "1": 1}
+    assert [(p["pengguna"], p["kotak"]) for p in grid["kelompok_suksesi"]] == [
+        ("bintang", 9),
+        ("andal", 7),
+    ]
+    assert grid["aturan"] == {"kotak_talenta": 1}
+    assert talent_grid(session, 2024)["dinilai"] == 0

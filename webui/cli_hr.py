@@ -15,6 +15,7 @@ from engine.records import (
     add_sanction,
     add_training,
     employee_record,
+    set_potential,
     set_predicate,
     update_employee,
 )
@@ -88,6 +89,22 @@ def pegawai_predikat(ctx: Context, username: str, tahun: int, predikat: str, act
     with ctx.transaction() as s:
         set_predicate(s, get_user(s, actor), username, tahun, predikat)
     click.echo(f"predikat {tahun} of {username}: {predikat}")
+
+
+@pegawai.command("potensi")
+@click.argument("username")
+@click.argument("tahun", type=int)
+@click.argument("potensi")
+@click.option("--dasar", default="", help="What the assessment rests on (e.g. assessment centre).")
+@click.option("--as", "actor", required=True, help="Acting HR admin.")
+@pass_ctx
+def pegawai_potensi(
+    ctx: Context, username: str, tahun: int, potensi: str, dasar: str, actor: str
+) -> None:
+    """Record a yearly potential assessment (rendah, menengah, tinggi) for the 9-box grid."""
+    with ctx.transaction() as s:
+        set_potential(s, get_user(s, actor), username, tahun, potensi, dasar)
+    click.echo(f"potensi {tahun} of {username}: {potensi}")
 
 
 @pegawai.command("sanksi")

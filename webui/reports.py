@@ -42,6 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine import announcements, reports, reports_hr
+from engine.decisions import is_deployed
 from engine.errors import InvalidInput
 from engine.hr import PREDICATES
 from engine.models import User, utcnow
@@ -392,8 +393,12 @@ def performance(args: Mapping[str, str], scope: Scope) -> tuple[dict[str, Any], 
             session, year, distribution_limits(), scope.unit_id
         ),
         "layak_naik_pangkat": reports_hr.promotion_eligible(session, today, kinds, scope.unit_id),
-        # No potential (potensi) assessment is recorded anywhere yet, so no 9-box grid.
-        "sembilan_kotak": None,
+        # The 9-box grid needs the kotak_talenta decision; without it the rest still shows.
+        "sembilan_kotak": (
+            reports_hr.talent_grid(session, year, scope.unit_id)
+            if is_deployed(session, reports_hr.TALENT_DECISION)
+            else None
+        ),
     }
 
     def verdict(row: dict[str, Any]) -> str:
@@ -427,7 +432,29 @@ def performance(args: Mapping[str, str], scope: Scope) -> tuple[dict[str, Any], 
             for r in data["layak_naik_pangkat"]["pegawai"]
         ],
     )
-    return data, [distribution, eligible]
+    tables = [distribution, eligible]
+    grid = data["sembilan_kotak"]
+    if grid is not None:
+        tables.append(
+            Table(
+                "talent_grid",
+                _("Talent grid (9-box)"),
+                [_("Box"), _("Employees")],
+                [[box, grid["per_kotak"][str(box)]] for box in range(9, 0, -1)],
+            )
+        )
+        tables.append(
+            Table(
+                "talent_pool",
+                _("Succession pool (boxes 7 to 9)"),
+                [_("Employee"), _("Unit"), _("Predicate"), _("Potential"), _("Box")],
+                [
+                    [r["nama"], r["unit"] or "—", r["predikat"], r["potensi"], r["kotak"]]
+                    for r in grid["kelompok_suksesi"]
+                ],
+            )
+        )
+    return data, tables
 
 
 Builder = Callable[[Mapping[str, str], Scope], tuple[dict[str, Any], list[Table]]]

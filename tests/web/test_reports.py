@@ -225,3 +225,18 @@ def test_only_final_results_may_be_published_and_only_by_hr(
     owner = client.application.test_client()
     login(owner, "pemilik1")
     assert owner.post("/laporan/rekrutmen/umumkan", data={"formasi": "F-001"}).status_code == 403
+
+
+def test_the_performance_page_draws_the_talent_grid_with_the_demo_assessments(
+    client: FlaskClient, demo: Session
+) -> None:
+    login(client, "admin1")
+    year = utcnow().year - 1
+    page = client.get(f"/laporan/kinerja?tahun={year}")
+    assert page.status_code == 200
+    assert f"Kotak talenta (9-box), {year}" in page.text
+    assert "Kelompok rencana suksesi (kotak 7 sampai 9)" in page.text
+    # pegawai1 (Sangat Baik, potensi tinggi) is in box 9 and in the succession pool.
+    pool = client.get(f"/laporan/kinerja?tahun={year}&format=csv&tabel=talent_pool")
+    assert pool.status_code == 200, pool.text[:200]
+    assert "tinggi,9" in pool.text
