@@ -53,9 +53,7 @@ run: translations vendor
 	@echo "  admin1 pemilik1 pelamar1 pelamar2 pelamar3"
 	@echo "with the password $${JENJANG_DEMO_PASSWORD:-jenjang-demo}."
 	@echo "A worker fires timers and sends email beside it. Ctrl+C stops both."
-	@$(BIN)/jenjang worker --interval 5 & worker=$$!; \
-	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/jenjang serve --host 127.0.0.1 --port 5000
+	$(BIN)/jenjang run --host 127.0.0.1 --port 5000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

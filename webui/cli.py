@@ -516,7 +516,8 @@ def main(argv: list[str] | None = None) -> None:
     import webui.cli_hr
     import webui.cli_libur
     import webui.cli_mail
-    import webui.cli_processes  # noqa: F401  registers `jenjang migrate` on `cli`
+    import webui.cli_processes
+    import webui.cli_run  # noqa: F401  each registers its commands on `cli`
 
     ctx = Context()
     try:
