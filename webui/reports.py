@@ -392,7 +392,12 @@ def performance(args: Mapping[str, str], scope: Scope) -> tuple[dict[str, Any], 
         "distribusi": reports_hr.predicate_distribution(
             session, year, distribution_limits(), scope.unit_id
         ),
-        "layak_naik_pangkat": reports_hr.promotion_eligible(session, today, kinds, scope.unit_id),
+        # Without the eligibility decision deployed the page still shows the rest.
+        "layak_naik_pangkat": (
+            reports_hr.promotion_eligible(session, today, kinds, scope.unit_id)
+            if is_deployed(session, reports_hr.PROMOTION_DECISION)
+            else None
+        ),
         # The 9-box grid needs the kotak_talenta decision; without it the rest still shows.
         "sembilan_kotak": (
             reports_hr.talent_grid(session, year, scope.unit_id)
@@ -429,7 +434,7 @@ def performance(args: Mapping[str, str], scope: Scope) -> tuple[dict[str, Any], 
                 r["masa_kerja_golongan_tahun"],
                 ", ".join(r["jenis"]),
             ]
-            for r in data["layak_naik_pangkat"]["pegawai"]
+            for r in (data["layak_naik_pangkat"] or {}).get("pegawai", [])
         ],
     )
     tables = [distribution, eligible]

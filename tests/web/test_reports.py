@@ -240,3 +240,18 @@ def test_the_performance_page_draws_the_talent_grid_with_the_demo_assessments(
     pool = client.get(f"/laporan/kinerja?tahun={year}&format=csv&tabel=talent_pool")
     assert pool.status_code == 200, pool.text[:200]
     assert "tinggi,9" in pool.text
+
+
+def test_the_performance_page_still_shows_without_its_decisions_deployed(
+    client: FlaskClient, db: Session
+) -> None:
+    from engine.demo import seed
+    from tests.web.conftest import PASSWORD
+
+    seed(db, PASSWORD)
+    db.commit()
+    login(client, "admin1")
+    page = client.get("/laporan/kinerja")
+    assert page.status_code == 200
+    assert "memerlukan tabel keputusan kelayakan_kenaikan_pangkat" in page.text
+    assert "memerlukan tabel keputusan kotak_talenta" in page.text
