@@ -14,15 +14,7 @@ from sqlalchemy.orm import Session
 from engine.deploy import deploy
 from engine.errors import InvalidInput
 from engine.models import utcnow
-from engine.recruitment import (
-    Formasi,
-    Lamaran,
-    daftar_lamaran,
-    hitung_skd,
-    nilai_akhir,
-    peringkat_skd,
-    status_lamaran,
-)
+from engine.recruitment import Formasi, Lamaran, daftar_lamaran, status_lamaran
 from engine.recruitment_import import (
     apply_skb_csv,
     apply_skd_csv,
@@ -30,6 +22,7 @@ from engine.recruitment_import import (
     check_skd_csv,
     impor_skd,
 )
+from engine.recruitment_scores import hitung_skd, nilai_akhir, peringkat_skd
 from engine.sandbox import SandboxEnvironment
 from engine.services import ServiceContext
 from tests.helpers import deploy_workflows

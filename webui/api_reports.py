@@ -10,7 +10,7 @@ from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 
 from webui.api import bp, current_user
-from webui.reports import BUILDERS, require
+from webui.report_data import BUILDERS, require
 
 # URL name -> report (the page's name under /laporan).
 API_REPORTS = {
