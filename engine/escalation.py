@@ -74,26 +74,16 @@ def eskalasi(ctx: ServiceContext, tugas: str, tindakan: str = "alihkan") -> dict
             "holder": holder.full_name or holder.username,
             "next": up.full_name or up.username,
         }
-        title, body = TEXTS[tindakan]
-        notify(
-            session,
-            user_ids=[up.id],
-            kind=KIND_ESCALATION,
-            title=title.format(**values),
-            body=body.format(**values),
-            instance_id=row.instance_id,
-            task_id=row.id,
-        )
-        title, body = TEXTS["holder"]
-        notify(
-            session,
-            user_ids=[holder.id],
-            kind=KIND_ESCALATION,
-            title=title.format(**values),
-            body=body.format(**values),
-            instance_id=row.instance_id,
-            task_id=row.id,
-        )
+        for person, text in ((up, TEXTS[tindakan]), (holder, TEXTS["holder"])):
+            notify(
+                session,
+                user_ids=[person.id],
+                kind=KIND_ESCALATION,
+                title=text[0].format(**values),
+                body=text[1].format(**values),
+                instance_id=row.instance_id,
+                task_id=row.id,
+            )
         _audit(ctx, instance, row, tindakan, holder, up)
         escalated.append({"task": row.id, "to": up.username})
     session.flush()

@@ -6,8 +6,8 @@ a new module with tables goes here too.
 
 from __future__ import annotations
 
-import engine.hr
-from engine import (
+import engine.hr  # noqa: F401
+from engine import (  # noqa: F401
     announcements,
     committee,
     documents,
@@ -22,19 +22,4 @@ from engine import (
 )
 from engine.models import Base
 
-MODULES = (
-    engine.hr,
-    announcements,
-    committee,
-    documents,
-    drafts,
-    login_guard,
-    mail,
-    notifications,
-    recruitment,
-    reports,
-    tokens,
-    workdays,
-)
-
-__all__ = ["MODULES", "Base"]
+__all__ = ["Base"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine.models import TaskModel, User
+from engine.models import Instance, TaskModel, User
 from engine.queries import list_tasks
 from engine.runtime import Outcome, complete_task
 
@@ -86,3 +86,20 @@ def instance_data(session: Session, instance_id: int) -> dict[str, Any]:
         return dict(wf.data)
     ready = wf.get_tasks(state=TaskState.READY, manual=True)
     return dict(ready[0].data)
+
+
+def ujian_waiting(session: Session) -> Instance:
+    """An ujian instance (tests/data) waiting one hour (PT1H) for its announcement timer."""
+    from engine.runtime import start_instance
+    from tests.conftest import deploy_files, make_user  # conftest imports nothing from here
+
+    deploy_files(session, "nilai.dmn", "camunda_ujian.bpmn")
+    admin = make_user(session, "admin1", "admin")
+    inst = start_instance(session, "ujian", admin, {})
+    [task] = list_tasks(session, instance_id=inst.id)
+    complete_task(session, task["id"], admin, {"skor": 70})
+    session.commit()
+    session.expire_all()
+    found = session.get(Instance, inst.id)
+    assert found is not None and found.state == "waiting"
+    return found

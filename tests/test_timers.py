@@ -8,25 +8,14 @@ import pytest
 from sqlalchemy.orm import Session
 
 from engine.models import AuditEntry, Instance, utcnow
-from engine.queries import list_tasks
-from engine.runtime import complete_task, start_instance
 from engine.timers import due_instances, fire_timers
-from tests.conftest import deploy_files, make_user
+from tests.helpers import ujian_waiting
 
 
 @pytest.fixture
 def waiting(session: Session) -> Instance:
     """An ujian instance waiting one hour (PT1H) for its announcement timer."""
-    deploy_files(session, "nilai.dmn", "camunda_ujian.bpmn")
-    admin = make_user(session, "admin1", "admin")
-    inst = start_instance(session, "ujian", admin, {})
-    [task] = list_tasks(session, instance_id=inst.id)
-    complete_task(session, task["id"], admin, {"skor": 70})
-    session.commit()
-    session.expire_all()
-    inst = session.get(Instance, inst.id)
-    assert inst is not None and inst.state == "waiting"
-    return inst
+    return ujian_waiting(session)
 
 
 def test_waiting_instance_knows_when_its_timer_is_due(session: Session, waiting: Instance) -> None:

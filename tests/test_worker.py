@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from engine import settings, timers
 from engine.db import session_factory
 from engine.models import AuditEntry, Instance, utcnow
-from engine.queries import list_tasks
-from engine.runtime import complete_task, retry_instance, start_instance
+from engine.runtime import retry_instance
 from engine.worker import run_pass
-from tests.conftest import deploy_files, make_user
+from tests.conftest import make_user
+from tests.helpers import ujian_waiting
 
 JENJANG = str(Path(sys.executable).parent / "jenjang")
 
@@ -31,16 +31,7 @@ JENJANG = str(Path(sys.executable).parent / "jenjang")
 @pytest.fixture
 def waiting(session: Session) -> Instance:
     """An ujian instance waiting one hour (PT1H) for its announcement timer."""
-    deploy_files(session, "nilai.dmn", "camunda_ujian.bpmn")
-    admin = make_user(session, "admin1", "admin")
-    inst = start_instance(session, "ujian", admin, {})
-    [task] = list_tasks(session, instance_id=inst.id)
-    complete_task(session, task["id"], admin, {"skor": 70})
-    session.commit()
-    _fresh(session)
-    inst = session.get(Instance, inst.id)
-    assert inst is not None and inst.state == "waiting"
-    return inst
+    return ujian_waiting(session)
 
 
 @pytest.fixture
