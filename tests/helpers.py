@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -103,3 +104,16 @@ def ujian_waiting(session: Session) -> Instance:
     found = session.get(Instance, inst.id)
     assert found is not None and found.state == "waiting"
     return found
+
+
+def worker_pass(session: Session, now: datetime) -> dict[int, list[str]]:
+    """What `jenjang worker --once --now NOW` does, on the session's database: instance id →
+    the timers that fired. The session's own snapshot is ended first and afterwards."""
+    from engine.db import session_factory
+    from engine.worker import run_pass
+
+    session.commit()
+    report = run_pass(session_factory(session.get_bind()), now)  # type: ignore[arg-type]
+    session.rollback()
+    session.expire_all()
+    return {instance_id: fired for instance_id, fired in report.fired if fired}

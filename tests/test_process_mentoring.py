@@ -17,7 +17,7 @@ from engine.runtime import latest_version, start_instance
 from engine.services import ServiceContext, catat_hasil_mentoring, riwayat_mentoring
 from engine.timers import due_instances, fire_timers
 from tests.conftest import make_user
-from tests.helpers import deploy_workflows, form_errors, only_task, open_tasks, submit
+from tests.helpers import deploy_workflows, form_errors, only_task, open_tasks, submit, worker_pass
 from tests.helpers import instance_data as data_of
 from tests.helpers import stored_instance as instance
 
@@ -271,8 +271,7 @@ def test_a_reminder_goes_to_the_mentor_after_30_days_without_a_session(
 
     later = utcnow() + timedelta(days=31)
     assert due_instances(session, later) == [inst]
-    fire_timers(session, inst, later)
-    session.commit()
+    assert worker_pass(session, later) == {inst: ["pengingat_30_hari"]}  # worker --once --now
     assert sorted(t["element_id"] for t in open_tasks(session, inst)) == [
         "catat_sesi",
         "tindak_lanjut_pengingat",
