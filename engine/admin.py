@@ -131,6 +131,8 @@ def create_user(
         problems.append(FieldProblem("supervisor", "unknown_user"))
     if len(password) < min_password:
         problems.append(FieldProblem("password", "password_short"))
+    elif username and username.lower() in password.lower():
+        problems.append(FieldProblem("password", "password_username"))
     if problems:
         raise AccountRejected(problems)
     if new_unit is not None:

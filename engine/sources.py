@@ -141,6 +141,19 @@ def detect_dialect(root: Any) -> str:
     return "spiff"
 
 
+_DOCTYPE = re.compile(rb"<!DOCTYPE[\s\[>]")
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
+
+
+def _has_doctype(data: bytes) -> bool:
+    """Does a DOCTYPE declaration come before the root element (in UTF-8 or ASCII bytes)?"""
+    doctype = _DOCTYPE.search(data)
+    if doctype is None:
+        return False
+    root = _ROOT_START.search(data)
+    return root is None or doctype.start() < root.start()
+
+
 def read_source(name: str, data: bytes) -> tuple[SourceDoc | None, list[Problem]]:
     """Read one file: a SourceDoc, or the problems that make it unreadable (never raises)."""
     try:
@@ -158,6 +171,8 @@ def _read_source(name: str, data: bytes) -> tuple[SourceDoc | None, list[Problem
     try:
         root = parse_xml(data)
     except etree.XMLSyntaxError as exc:
+        if _has_doctype(data):  # e.g. libxml2 stopping an entity bomb: the DOCTYPE is the cause
+            return None, [Problem(name, "-", "DOCTYPE declarations are not allowed")]
         return None, [Problem(name, "-", syntax_error_reason(data, exc))]
     except (ValueError, etree.LxmlError) as exc:
         return None, [Problem(name, "-", f"cannot be read as XML: {one_line(exc)}")]

@@ -41,6 +41,7 @@ MAX_SEARCH = 100
 MESSAGES = {
     "username_format": _l("Use lowercase letters, digits, '.', '_' or '-' (at most 64)."),
     "username_taken": _l("This username is already taken."),
+    "password_username": _l("The password must not contain the username."),
     "required": _l("Fill in this field."),
     "email_format": _l("Enter a valid email address."),
     "roles_required": _l("Choose at least one role."),

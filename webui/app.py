@@ -39,8 +39,10 @@ from webui import (
     employee,
     inbox,
     notifications,
+    outage,
     portal,
     processes,
+    security,
 )
 from webui.auth import safe_next
 from webui.cli import database_url
@@ -100,6 +102,9 @@ def default_config(instance_path: Path) -> dict[str, Any]:
         "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
         "LOGIN_LOCKOUT": timedelta(minutes=15),
         "INBOX_PAGE_SIZE": 20,
+        # Counts of a queue stop at this many (shown as "1.000+"): counting a national queue
+        # of tasks exactly would scan all of it on every page.
+        "INBOX_COUNT_CAP": 1000,
         # Development hours every civil servant should get each year (PP 11/2017).
         "JP_TARGET_TAHUNAN": 20,
         "BABEL_DEFAULT_LOCALE": DEFAULT_LOCALE,
@@ -135,7 +140,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     compile_catalogues()
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
+    security.init_app(app)  # CSP, nosniff, frame and referrer rules on every answer
     db.init_app(app)
+    outage.init_app(app)  # the database unreachable: 503, not a traceback
     auth.init_app(app)
     init_templates(app)
     app.register_blueprint(auth.bp)

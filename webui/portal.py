@@ -85,6 +85,8 @@ def registration_errors(values: dict[str, str], password: str, confirm: str) -> 
         errors["email"] = _("Enter a valid email address, e.g. nama@contoh.id.")
     if len(password) < minimum:
         errors["password"] = _("The password must be at least %(n)d characters.", n=minimum)
+    elif values["nik"] and values["nik"] in password:  # the NIK is the username: it is known
+        errors["password"] = _("The password must not contain your NIK.")
     elif password != confirm:
         errors["konfirmasi"] = _("The confirmation does not match the password.")
     return errors
