@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test lint typecheck pytest bench-engine clean install translations vendor
+.PHONY: run test lint typecheck pytest bench-engine bench bench-quick clean install translations vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,33 @@ test: lint typecheck pytest
 
 bench-engine: $(STAMP)
 	$(BIN)/python bench/engine_step.py -n 300 --record
+
+# The benchmark suite (docs/benchmarks.md), never part of `make test`. The full run needs a
+# throwaway PostgreSQL database (every bench drops and recreates its schema) and takes about
+# half an hour on 2 cores; `make bench-quick` is a smoke run on SQLite files in about a minute.
+BENCH_URL ?=
+BENCH_STAMP := $(VENV)/.bench-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	rm -f $(VENV)/.bench-*
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	@test -n "$(BENCH_URL)" || { echo "make bench needs BENCH_URL=postgresql+psycopg://USER@HOST/DB (a throwaway database)"; exit 2; }
+	$(BIN)/python bench/engine_step.py -n 300 --record
+	$(BIN)/python bench/scale.py --url "$(BENCH_URL)" --reset --record
+	$(BIN)/python bench/storage.py --url "$(BENCH_URL)" --reset --record
+	$(BIN)/python bench/engine_step.py -n 300 --url "$(BENCH_URL)" --record
+	$(BIN)/python bench/http_load.py --url "$(BENCH_URL)" --reset --record
+	$(BIN)/python bench/reports.py --url "$(BENCH_URL)" --reset --record
+
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python bench/engine_step.py --quick
+	$(BIN)/python bench/scale.py --quick
+	$(BIN)/python bench/http_load.py --quick
+	@if [ -n "$(BENCH_URL)" ]; then $(BIN)/python bench/storage.py --url "$(BENCH_URL)" --reset --quick; \
+	  else echo "bench/storage.py skipped: it needs BENCH_URL (PostgreSQL)"; fi
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache webui/node_modules $(VENDOR)

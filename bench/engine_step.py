@@ -167,19 +167,22 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
 
-def record(lines: list[str], command: str) -> None:
-    """Replace this benchmark's section of docs/benchmarks.md."""
+def record(lines: list[str], command: str, backend: str = "SQLite file (WAL)") -> None:
+    """Replace this benchmark's section (one per database kind) of docs/benchmarks.md."""
     path = ROOT / "docs" / "benchmarks.md"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
+    section = SECTION if backend.startswith("SQLite") else f"{SECTION} on PostgreSQL"
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     body = (
-        f"{SECTION}\n\n"
+        f"{section}\n\n"
         f"Command: `{command}`  \n"
         f"Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, SQLite file (WAL)\n\n"
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, {backend}, "
+        f"load average {load}\n\n"
         "```\n" + "\n".join(lines) + "\n```\n"
     )
-    if SECTION in text:
-        head, _, rest = text.partition(SECTION)
+    if section in text:
+        head, _, rest = text.partition(section)
         tail = rest.split("\n## ", 1)
         text = head + body + ("\n## " + tail[1] if len(tail) > 1 else "")
     else:
@@ -207,7 +210,8 @@ def main(argv: list[str] | None = None) -> None:
         f"instances per side: {n}, user-task steps per side: {len(raw_steps)}",
         f"SpiffWorkflow alone (JSON round-trip per step): p50 {_ms(raw_p50)}, "
         f"p95 {_ms(percentile(raw_steps, 95))}",
-        f"Jenjang engine (SQLite, commit per step):        p50 {_ms(eng_p50)}, "
+        f"Jenjang engine ({'SQLite' if not args.url else args.url.split(':')[0]}, "
+        f"commit per step): p50 {_ms(eng_p50)}, "
         f"p95 {_ms(percentile(eng_steps, 95))}",
         f"bytes per finished instance: SpiffWorkflow JSON {raw_bytes} B; "
         f"engine state {sizes['state']} B "
@@ -220,7 +224,11 @@ def main(argv: list[str] | None = None) -> None:
         print(line)
     if args.record:
         command = "python bench/engine_step.py" + (" --quick" if args.quick else f" -n {n}")
-        record(lines, command + " --record")
+        if args.url:
+            backend = "PostgreSQL (local)" if args.url.startswith("postgresql") else "given URL"
+            record(lines, command + " --url URL --record", backend)
+        else:
+            record(lines, command + " --record")
 
 
 if __name__ == "__main__":

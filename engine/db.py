@@ -21,6 +21,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         db_path = url.split("///", 1)[-1] if "///" in url else ""
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    elif url.startswith("postgresql"):
+        # JIT compiling costs 20-30 ms a query and pays off only for long analytical scans;
+        # an inbox's estimate can wake it (docs/benchmarks.md, "Data at scale").
+        kwargs.setdefault("connect_args", {})
+        options = kwargs["connect_args"].get("options", "")
+        if "jit" not in options:
+            kwargs["connect_args"]["options"] = f"{options} -c jit=off".strip()
+    if not url.startswith("sqlite"):
+        # A server restart or a dropped connection must not fail the next request: a pooled
+        # connection is checked (one round trip) before use and replaced when it is dead.
+        kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -28,10 +39,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+WRITER = {"sqlite_begin": "IMMEDIATE"}
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine for a process whose transactions all write (the worker's jobs).
+
+    On SQLite a transaction that reads first and writes later fails at once with "database is
+    locked" when another process committed in between (a stale WAL snapshot); the busy timeout
+    does not help. Such an engine begins every transaction with BEGIN IMMEDIATE: it waits for
+    the write lock first, so its reads are never stale. Other databases are unchanged.
+    """
+    return engine.execution_options(**WRITER)
+
+
 def _sqlite_begin(conn: Any) -> None:
     # pysqlite's own implicit BEGIN breaks SAVEPOINTs (SQLAlchemy's documented workaround):
     # it is switched off in _sqlite_pragmas and every transaction begins here instead.
-    conn.exec_driver_sql("BEGIN")
+    mode = conn.get_execution_options().get("sqlite_begin", "")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

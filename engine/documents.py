@@ -5,8 +5,9 @@ root) and the bytes it has already checked (type by content, size) with the task
 A file is written to a temporary name and renamed into place, so a reader never sees half of
 it. The row is added to the caller's session and never committed here: when the caller's
 transaction fails after `store`, the file stays behind as an orphan nobody refers to. That is
-harmless (its name is random and no row points to it) and can be swept by comparing the
-folder with the table.
+harmless (its name is random and no row points to it); `sweep_orphans` (``jenjang dokumen
+bersihkan``) removes such files, and temporary ones a crash left, once they are old enough
+that no transaction writing them can still be open.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import hashlib
 import os
 import tempfile
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import ForeignKey, String, or_, select
@@ -156,3 +157,40 @@ def may_see_instance(session: Session, user: User, instance_id: int) -> bool:
         .limit(1)
     )
     return found is not None
+
+
+SWEEP_BATCH = 500  # storage keys looked up per query
+
+
+def sweep_orphans(
+    session: Session, root: Path, older_than: timedelta, now: datetime, dry_run: bool = False
+) -> list[Path]:
+    """Files under `root` no document row refers to (and stale temporaries), older than
+    `older_than`: removed unless `dry_run`; the paths, sorted."""
+    if not root.is_dir():
+        return []
+    cutoff = (now - older_than).timestamp()
+    candidates: dict[str, Path] = {}
+    stale: list[Path] = []
+    for folder in root.iterdir():
+        if not folder.is_dir() or len(folder.name) != 2:
+            continue
+        for path in folder.iterdir():
+            if not path.is_file() or path.stat().st_mtime >= cutoff:
+                continue
+            if path.name.startswith(".tmp-"):
+                stale.append(path)
+            elif len(path.name) == 32 and path.name.startswith(folder.name):
+                candidates[path.name] = path
+    keys = sorted(candidates)
+    for start in range(0, len(keys), SWEEP_BATCH):
+        batch = keys[start : start + SWEEP_BATCH]
+        for known in session.scalars(
+            select(Document.storage_key).where(Document.storage_key.in_(batch))
+        ):
+            candidates.pop(known, None)
+    gone = sorted([*candidates.values(), *stale])
+    if not dry_run:
+        for path in gone:
+            path.unlink(missing_ok=True)
+    return gone

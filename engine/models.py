@@ -20,6 +20,7 @@ from sqlalchemy.sql import text
 from engine import clock
 
 OPEN = text("completed_at IS NULL")
+TEAM_OPEN = text("completed_at IS NULL AND claimed_by_id IS NULL AND assignee_id IS NULL")
 
 
 def utcnow() -> datetime:
@@ -200,6 +201,18 @@ class TaskModel(Base):
             "created_at",
             postgresql_where=OPEN,
             sqlite_where=OPEN,
+        ),
+        # The team tab (open, unclaimed, unassigned role tasks) in its default order: its
+        # page, count and new-task count read this index only, however large the table.
+        Index(
+            "ix_task_open_team",
+            "role",
+            "due_at",
+            "created_at",
+            "id",
+            postgresql_where=TEAM_OPEN,
+            postgresql_include=["process_key", "element_id", "name"],  # the filter choices
+            sqlite_where=TEAM_OPEN,
         ),
     )
 

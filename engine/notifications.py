@@ -225,23 +225,27 @@ def tasks_seen_up_to(session: Session, user_id: int) -> int:
     return mark.tasks_seen_up_to if mark is not None else 0
 
 
-def unread_count(session: Session, user: User) -> int:
-    """Unread notification rows plus role tasks newer than the person's mark."""
-    count = session.scalar(
-        select(func.count())
-        .select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+UNREAD_CAP = 99  # the badge reads "99+" beyond this: a busy role's queue is not counted out
+
+
+def unread_count(session: Session, user: User, cap: int = UNREAD_CAP) -> int:
+    """Unread notification rows plus role tasks newer than the person's mark, each counted up
+    to `cap` + 1 (more than `cap` is shown as such)."""
+    from engine.queries import count_up_to  # engine.queries imports engine.step: loaded late
+
+    total = count_up_to(
+        session,
+        select(Notification.id).where(
+            Notification.user_id == user.id, Notification.read_at.is_(None)
+        ),
+        cap,
     )
-    total = int(count or 0)
-    if has_role_tasks(user):
+    if has_role_tasks(user) and total <= cap:
         mark = tasks_seen_up_to(session, user.id)
-        new_tasks = session.scalar(
-            select(func.count())
-            .select_from(TaskModel)
-            .where(_role_condition(user), TaskModel.id > mark)
+        total += count_up_to(
+            session, select(TaskModel.id).where(_role_condition(user), TaskModel.id > mark), cap
         )
-        total += int(new_tasks or 0)
-    return total
+    return min(total, cap + 1)
 
 
 def get_notification(session: Session, user_id: int, notification_id: int) -> Notification:

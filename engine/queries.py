@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from engine.committee import committee_condition
+from engine.committee import COMMITTEE_ROLE, committee_condition
 from engine.deploy import latest_decisions, latest_processes
-from engine.models import AuditEntry, Instance, TaskModel, User
+from engine.models import AuditEntry, Instance, ProcessVersion, TaskModel, User
 from engine.runtime import get_instance
 
 
@@ -78,13 +78,18 @@ def mine_filter(user: User) -> ColumnElement[bool]:
 
 def team_filter(user: User) -> ColumnElement[bool]:
     """Open tasks of this user's roles that nobody has claimed and nobody is assigned to."""
-    return and_(
+    conditions: list[ColumnElement[bool]] = [
         TaskModel.completed_at.is_(None),
         TaskModel.claimed_by_id.is_(None),
         TaskModel.assignee_id.is_(None),
         TaskModel.role.in_(sorted(user.role_names) or [""]),
-        committee_condition(user),
-    )
+    ]
+    # The committee rule only narrows tasks of the committee role: without that role among
+    # the user's, it holds for every row here, and leaving it out keeps the query a plain
+    # walk of ix_task_open_team (flat as the database grows).
+    if COMMITTEE_ROLE in user.role_names:
+        conditions.append(committee_condition(user))
+    return and_(*conditions)
 
 
 def actionable_filter(user: User) -> ColumnElement[bool]:
@@ -222,3 +227,44 @@ def end_reached(session: Session, instance: Instance) -> str | None:
 def concerning(user_id: int) -> ColumnElement[bool]:
     """Instances a person started, or that someone else started about them (their subject)."""
     return or_(Instance.started_by_id == user_id, Instance.subject_id == user_id)
+
+
+def count_up_to(session: Session, query: Any, cap: int) -> int:
+    """How many rows a query gives, counting at most `cap` + 1: a queue of a million tasks
+    reads as "more than cap" after cap + 1 index entries instead of a full scan."""
+    inner = query.limit(cap + 1).subquery()
+    return int(session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+Choices = tuple[list[tuple[str, str]], list[tuple[str, str]]]
+_ROLE_CHOICES: dict[tuple[int, tuple[str, ...]], Choices] = {}
+
+
+def role_task_choices(session: Session, roles: set[str]) -> Choices:
+    """(process key, name) and (task element, name) of every deployed user task of these
+    roles, by name: the team inbox's filter choices, without scanning its queue. Versions
+    never change, so the answer is kept until a new version is deployed."""
+    newest = session.scalar(select(func.max(ProcessVersion.id))) or 0
+    key = (newest, tuple(sorted(roles)))
+    found = _ROLE_CHOICES.get(key)
+    if found is None:
+        processes: dict[str, str] = {}
+        tasks: dict[str, str] = {}
+        rows = session.execute(
+            select(ProcessVersion.key, ProcessVersion.name, ProcessVersion.task_meta).order_by(
+                ProcessVersion.version
+            )
+        )
+        for process_key, name, meta in rows:
+            for element, info in (meta or {}).items():
+                if isinstance(info, dict) and info.get("role") in roles:
+                    processes[process_key] = name or process_key
+                    tasks[element] = info.get("name") or element
+        found = (
+            sorted(processes.items(), key=lambda p: p[1]),
+            sorted(tasks.items(), key=lambda t: t[1]),
+        )
+        if len(_ROLE_CHOICES) > 1000:
+            _ROLE_CHOICES.clear()
+        _ROLE_CHOICES[key] = found
+    return found

@@ -24,7 +24,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -33,6 +33,7 @@ from engine.errors import InvalidInput, InvalidState, JenjangError, NotAllowed, 
 from engine.models import Instance, ProcessVersion, TaskModel, User, utcnow
 from engine.queries import (
     actionable_filter,
+    count_up_to,
     instance_summary,
     list_processes,
     mine_filter,
@@ -307,7 +308,8 @@ def tasks() -> ResponseReturnValue:
         query = query.where(TaskModel.due_at.is_(None))
     if search := request.args.get("q", "").strip()[:MAX_SEARCH]:
         query = query.where(TaskModel.business_key.ilike(_like(search), escape="\\"))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    cap = current_app.config["INBOX_COUNT_CAP"]
+    total = count_up_to(session, query, cap)
     order = {
         "due": (TaskModel.due_at.is_(None), TaskModel.due_at, TaskModel.created_at),
         "-due": (TaskModel.due_at.is_(None), TaskModel.due_at.desc(), TaskModel.created_at),
@@ -324,7 +326,8 @@ def tasks() -> ResponseReturnValue:
     names = _names(ids)
     return {
         "tasks": [task_dict(r, names) for r in rows],
-        "total": total,
+        "total": min(total, cap),
+        "total_capped": total > cap,
         "page": page,
         "per_page": per_page,
         "pages": max(1, ceil(total / per_page)),

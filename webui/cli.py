@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 import forms
 from engine import audit
-from engine.db import make_engine, session_factory, upgrade
+from engine.db import make_engine, session_factory, upgrade, writer
 from engine.decisions import decide
 from engine.deploy import deploy
 from engine.errors import DeploymentRejected, JenjangError
@@ -428,7 +428,7 @@ def message_cmd(ctx: Context, name: str, correlation: str, data: str | None, act
 def worker_cmd(ctx: Context, once: bool, now_text: str | None, interval: float) -> None:
     """Run due timer jobs (one transaction each) and expire kept messages; --once: one pass."""
     fixed = _parse_now(now_text) if now_text else None
-    factory = session_factory(ctx.engine)
+    factory = session_factory(writer(ctx.engine))  # SQLite: BEGIN IMMEDIATE, never stale
     try:
         mail = mail_config_from_env()
     except JenjangError as exc:
@@ -513,6 +513,8 @@ def serve_cmd(host: str, port: int, threads: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: every error is one line on stderr with exit status 2."""
+    import webui.cli_backup  # registers `jenjang backup` and `jenjang restore`
+    import webui.cli_documents
     import webui.cli_hr
     import webui.cli_libur
     import webui.cli_mail

@@ -14,15 +14,17 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request
 from flask import url_for as url
 from flask.typing import ResponseReturnValue
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import login_required
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from engine.errors import NotAllowed, StaleTask
 from engine.models import Instance, ProcessVersion, TaskModel, User, utcnow
-from engine.queries import mine_filter, team_filter
+from engine.notifications import UNREAD_CAP
+from engine.queries import count_up_to, mine_filter, role_task_choices, team_filter
 from engine.runtime import (
     claim_task,
     complete_task,
@@ -60,14 +62,14 @@ def counts() -> dict[str, int]:
     if "inbox_counts" not in g:
         user = current_account()
         session = get_db()
+        cap = current_app.config["INBOX_COUNT_CAP"]
         g.inbox_counts = {
-            tab: session.scalar(
-                select(func.count())
-                .select_from(TaskModel)
-                .join(Instance, TaskModel.instance_id == Instance.id)
-                .where(mine_filter(user) if tab == MINE else team_filter(user))
+            tab: count_up_to(
+                session,
+                # every task has its instance: no join to count them
+                select(TaskModel.id).where(mine_filter(user) if tab == MINE else team_filter(user)),
+                cap,
             )
-            or 0
             for tab in (MINE, TEAM)
         }
     found: dict[str, int] = g.inbox_counts
@@ -114,25 +116,39 @@ def listing(tab: str) -> Listing:
     args = _arguments()
     query = _base(user, tab)
     now = utcnow()
+    filters = []
     if args["proses"]:
-        query = query.where(TaskModel.process_key == args["proses"])
+        filters.append(TaskModel.process_key == args["proses"])
     if args["tugas"]:
-        query = query.where(TaskModel.element_id == args["tugas"])
+        filters.append(TaskModel.element_id == args["tugas"])
     if args["tenggat"] == "overdue":
-        query = query.where(TaskModel.due_at < now)
+        filters.append(TaskModel.due_at < now)
     elif args["tenggat"] == "week":
-        query = query.where(TaskModel.due_at < now + timedelta(days=7))
+        filters.append(TaskModel.due_at < now + timedelta(days=7))
     elif args["tenggat"] == "none":
-        query = query.where(TaskModel.due_at.is_(None))
+        filters.append(TaskModel.due_at.is_(None))
     if args["q"]:
-        query = query.where(TaskModel.business_key.ilike(_like(args["q"]), escape="\\"))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        filters.append(TaskModel.business_key.ilike(_like(args["q"]), escape="\\"))
+    query = query.where(*filters)
+    # Counted on the task table alone (every task has its instance and version): an
+    # index-only count instead of a join per open task.
+    tab_filter = mine_filter(user) if tab == MINE else team_filter(user)
+    if filters:
+        total = count_up_to(
+            session,
+            select(TaskModel.id).where(tab_filter, *filters),
+            current_app.config["INBOX_COUNT_CAP"],
+        )
+    else:  # the whole tab: the navigation's count, counted once per request
+        total = counts()[tab]
     size = current_app.config["INBOX_PAGE_SIZE"]
     pages = max(1, ceil(total / size))
     page = min(max(1, request.args.get("hal", 1, type=int) or 1), pages)
     order = {
-        "due": (TaskModel.due_at.is_(None), TaskModel.due_at, TaskModel.created_at),
-        "-due": (TaskModel.due_at.is_(None), TaskModel.due_at.desc(), TaskModel.created_at),
+        # NULLS LAST rather than `due_at IS NULL` first: the same order, and one that
+        # ix_task_open_team serves, so a page is read off the index instead of sorted.
+        "due": (TaskModel.due_at.asc().nulls_last(), TaskModel.created_at),
+        "-due": (TaskModel.due_at.desc().nulls_last(), TaskModel.created_at),
         "created": (TaskModel.created_at,),
         "-created": (TaskModel.created_at.desc(),),
         "updated": (Instance.updated_at.desc(), TaskModel.created_at),  # last changed first
@@ -149,15 +165,27 @@ def listing(tab: str) -> Listing:
         }
         for task, process_name, claimer_name, claimer_username in found
     ]
-    options = session.execute(
-        _base(user, tab)
-        .with_only_columns(
-            TaskModel.process_key, ProcessVersion.name, TaskModel.element_id, TaskModel.name
+    if tab == TEAM:
+        # A role's queue may hold a million tasks: its choices come from the deployed
+        # diagrams (the tasks of these roles), not from a scan of the queue.
+        processes, tasks = role_task_choices(session, user.role_names)
+    else:
+        # My own tasks are few: the distinct tasks among them, each process by its newest name.
+        options = session.execute(
+            select(TaskModel.process_key, TaskModel.element_id, TaskModel.name)
+            .where(tab_filter)
+            .distinct()
+        ).all()
+        keys = {key for key, _e, _n in options}
+        titles = dict(
+            session.execute(
+                select(ProcessVersion.key, ProcessVersion.name)
+                .where(ProcessVersion.key.in_(keys))
+                .order_by(ProcessVersion.version)
+            ).all()
         )
-        .distinct()
-    ).all()
-    processes = sorted({(key, name or key) for key, name, _e, _n in options}, key=lambda p: p[1])
-    tasks = sorted({(element, name) for _k, _p, element, name in options}, key=lambda t: t[1])
+        processes = sorted({(key, titles.get(key) or key) for key in keys}, key=lambda p: p[1])
+        tasks = sorted({(element, name) for _k, element, name in options}, key=lambda t: t[1])
     return Listing(tab, rows, total, page, pages, args, processes, tasks)
 
 
@@ -282,3 +310,20 @@ def task(task_id: int) -> ResponseReturnValue:
             return redirect(url("inbox.mine"), 303)
         return render_template("task.html", page=page, row=row, now=utcnow()), 422
     return render_template("task.html", page=page, row=row, now=utcnow())
+
+
+@bp.app_template_filter("tally")
+def tally(count: object) -> str:
+    """A queue's count in Indonesian digits, "1.000+" past INBOX_COUNT_CAP (not counted out)."""
+    if not isinstance(count, int):  # e.g. a page whose own `counts` is something else
+        return ""
+    cap = int(current_app.config["INBOX_COUNT_CAP"])
+    return f"{format_decimal(cap)}+" if count > cap else str(format_decimal(count))
+
+
+@bp.app_template_filter("badge")
+def badge(count: object) -> str:
+    """An unread badge: "99+" past engine.notifications.UNREAD_CAP."""
+    if not isinstance(count, int) or not count:
+        return ""
+    return f"{UNREAD_CAP}+" if count > UNREAD_CAP else str(count)

@@ -169,7 +169,14 @@ SCHEMAS: dict[str, Any] = {
     "TaskList": strict(
         {
             "tasks": {"type": "array", "items": ref("Task")},
-            "total": {"type": "integer"},
+            "total": {
+                "type": "integer",
+                "description": "matching tasks, counted up to the server's cap (1,000 by default)",
+            },
+            "total_capped": {
+                "type": "boolean",
+                "description": "true when more tasks match than `total` says",
+            },
             "page": {"type": "integer"},
             "per_page": {"type": "integer"},
             "pages": {"type": "integer"},

@@ -177,3 +177,36 @@ def test_language_switch_shows_english(
     assert "Decision" in form and "Approve" in form  # the task form follows the language
     client.post("/bahasa", data={"lang": "id", "next": "https://evil.example/"})
     assert "Tugas saya" in client.get("/tugas").text
+
+
+def test_a_big_queue_is_counted_up_to_the_cap_and_its_choices_come_from_the_diagrams(
+    app: Flask, client: FlaskClient, auth: AuthActions, demo: Session
+) -> None:
+    from pathlib import Path
+
+    from engine.deploy import deploy
+    from engine.runtime import start_instance
+    from engine.users import get_user
+    from tests.web.test_api import Api
+
+    cuti = Path(__file__).resolve().parents[1] / "data" / "cuti.bpmn"
+    deploy(demo, [(cuti.name, cuti.read_bytes())], "pemilik1")
+    for n in range(4):  # four requests waiting for role pegawai (isi_permohonan)
+        start_instance(demo, "cuti", get_user(demo, "admin1"), {"hari": n + 1})
+    demo.commit()
+    app.config["INBOX_COUNT_CAP"] = 3
+    auth.login("pegawai1")
+    page = client.get("/tugas/tim")
+    assert page.status_code == 200
+    assert '<span class="count">3+</span>' in page.text
+    assert "Lebih dari 3 tugas: persempit dengan penyaring atau pencarian." in page.text
+    # The task filter lists the role's tasks from the deployed diagrams.
+    assert 'value="isi_permohonan"' in page.text
+    filtered = client.get("/tugas/tim?tugas=isi_permohonan")
+    assert "Lebih dari 3 tugas" in filtered.text
+    app.config["INBOX_COUNT_CAP"] = 10
+    assert "4 tugas" in client.get("/tugas/tim").text
+    app.config["INBOX_COUNT_CAP"] = 2
+    listed = Api(client).login("pegawai1").get("/api/tasks?tab=tim")
+    assert listed.status_code == 200, listed.json
+    assert (listed.json["total"], listed.json["total_capped"]) == (2, True)  # type: ignore[index]

@@ -1,0 +1,33 @@
+"""The benchmarks' pure helpers (the benchmarks themselves run with `make bench`, not here)."""
+
+from __future__ import annotations
+
+import zlib
+
+from bench.common import percentile, replace_section
+from bench.scale import clone_nik, new_nik, rewrite_state
+
+
+def test_percentile_is_the_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 95) == 95.0
+    assert percentile([3.0], 99) == 3.0
+
+
+def test_a_recorded_section_is_replaced_in_place_and_others_are_kept() -> None:
+    text = "# B\n\n## One\n\nold\n\n## Two\n\nkept\n"
+    assert (
+        replace_section(text, "## One", "## One\n\nnew\n")
+        == "# B\n\n## One\n\nnew\n\n## Two\n\nkept\n"
+    )
+    assert replace_section(text, "## Three", "## Three\n\nx\n").endswith("kept\n\n## Three\n\nx\n")
+
+
+def test_a_cloned_state_carries_the_clone_identity() -> None:
+    blob = zlib.compress(b'{"nik":"9900000100000000","nomor":"F-00001-00001"}', 1)
+    pairs = [("F-00001-00001", "F-00001-K00000007"), ("9900000100000000", clone_nik(7))]
+    assert zlib.decompress(rewrite_state(blob, pairs)) == (
+        b'{"nik":"3500000000000007","nomor":"F-00001-K00000007"}'
+    )
+    assert len(clone_nik(1)) == len(new_nik(1)) == 16 and clone_nik(1) != new_nik(1)
