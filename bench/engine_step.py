@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import percentile, progress  # noqa: E402
 from engine.db import make_engine, session_factory, upgrade  # noqa: E402
 from engine.deploy import deploy  # noqa: E402
 from engine.models import AuditEntry, Instance, TaskModel  # noqa: E402
@@ -39,22 +40,6 @@ PROCESS = "four_tasks"
 START_DATA = {"skip": False, "nik": "3372010101900001", "nama": "Budi Santoso"}
 STEP_DATA = {"catatan": "lengkap", "nilai": 85, "disetujui": True}
 SECTION = "## Engine step (engine vs SpiffWorkflow alone)"
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """The pct-th percentile (nearest rank) of values."""
-    ordered = sorted(values)
-    index = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered)) - 1))
-    return ordered[index]
-
-
-def progress(label: str, done: int, total: int) -> None:
-    """A one-line progress bar on stderr."""
-    width = 30
-    filled = width * done // total
-    bar = "#" * filled + "-" * (width - filled)
-    end = "\n" if done == total else ""
-    print(f"\r{label:8} [{bar}] {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
 def run_raw(n: int) -> tuple[list[float], int]:
