@@ -23,11 +23,12 @@ def free_port() -> int:
 
 
 def alive(pid: int) -> bool:
+    """Running, not exited (an exited child not yet reaped is a zombie: state Z)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
-    return True
+    return state != "Z"
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
@@ -62,7 +63,8 @@ def test_run_serves_with_a_worker_and_a_signal_stops_both(
             except OSError:
                 time.sleep(0.2)
         assert status == 200
-        assert alive(worker)
+        time.sleep(1.5)  # a worker that cannot start exits within this
+        assert alive(worker), "the worker child is not running"
         proc.send_signal(stop)
         out, _ = proc.communicate(timeout=30)
     finally:

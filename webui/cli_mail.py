@@ -9,7 +9,8 @@ import click
 from engine.db import session_factory
 from engine.mail import deliver_due, describe, failed_mail, outbox_counts, requeue
 from engine.models import utcnow
-from webui.cli import Context, _parse_now, cli, emit, fail, pass_ctx
+from webui.cli import Context, cli, emit, fail, pass_ctx
+from webui.cli_ops import parse_now
 from webui.mailconfig import mail_config_from_env
 
 
@@ -27,7 +28,7 @@ def send_due(ctx: Context, now_text: str | None, limit: int) -> None:
     config = mail_config_from_env()
     if config is None:
         fail("JENJANG_SMTP_HOST is not set: no mail server to send through (emails stay queued)")
-    moment = _parse_now(now_text) if now_text else utcnow()
+    moment = parse_now(now_text) if now_text else utcnow()
     report = deliver_due(session_factory(ctx.engine), config, moment, limit)
     for error in report.errors:
         click.echo(error, err=True)

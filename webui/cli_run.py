@@ -15,7 +15,8 @@ from types import FrameType
 
 import click
 
-from webui.cli import cli, serve_cmd
+from webui.cli import cli
+from webui.cli_ops import serve_cmd
 
 STOP_TIMEOUT = 10.0  # seconds the worker gets to finish before it is killed
 
