@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -193,25 +192,8 @@ def test_applicants_are_emailed_about_announced_outcomes_without_the_result(
         "ani": person(session, "ani", "pelamar"),
         "fajar": person(session, "fajar", "pelamar"),
     }
-    inst = start_instance(
-        session,
-        "seleksi_formasi",
-        users["panitia"],
-        {
-            "formasi_id": rekrutmen.KODE,
-            "jabatan": "Analis Kepegawaian Ahli Pertama",
-            "unit": "BKPSDM",
-            "kuota": 1,
-            "jenis_seleksi": "cpns",
-            "pendidikan_min": "S1",
-            "dokumen_wajib": [],
-        },
-        business_key=rekrutmen.KODE,
-    )
-    session.commit()
-    today = date.today()
-    schedule = {"dibuka": today.isoformat(), "ditutup": (today + timedelta(days=7)).isoformat()}
-    submit(session, only_task(session, inst.id, "tetapkan_jadwal"), users["panitia"], schedule)
+    inst = rekrutmen.start_formasi(session, users["panitia"])
+    rekrutmen.open_registration(session, inst.id, users["panitia"])
     sel = rekrutmen.Selection(users, inst.id)
     for name in ("ani", "fajar"):
         rekrutmen.apply(session, sel, name)
@@ -243,22 +225,7 @@ def test_a_committee_task_is_shown_only_to_the_formasi_committee_and_not_mailed(
     panitia1 = person(session, "panitia1", "panitia_seleksi")
     panitia2 = person(session, "panitia2", "panitia_seleksi")
     admin = person(session, "admin1", "admin", email=False)
-    inst = start_instance(
-        session,
-        "seleksi_formasi",
-        admin,
-        {
-            "formasi_id": rekrutmen.KODE,
-            "jabatan": "Analis Kepegawaian Ahli Pertama",
-            "unit": "BKPSDM",
-            "kuota": 1,
-            "jenis_seleksi": "cpns",
-            "pendidikan_min": "S1",
-            "dokumen_wajib": [],
-        },
-        business_key=rekrutmen.KODE,
-    )
-    session.commit()
+    inst = rekrutmen.start_formasi(session, admin)
     task = only_task(session, inst.id, "tetapkan_jadwal")
     # Nobody seated yet: the whole committee role sees it in the app; nobody is mailed.
     for member in (panitia1, panitia2):

@@ -121,10 +121,18 @@ def sel(session: Session) -> Selection:
         "ppk": make_user(session, "ppk1", "ppk"),
     }
     users |= {name: make_user(session, name, "pelamar") for name in APPLICANTS}
+    inst = start_formasi(session, users["panitia"])
+    open_registration(session, inst.id, users["panitia"])
+    assert state(session, inst.id) == "waiting"
+    return Selection(users, inst.id)
+
+
+def start_formasi(session: Session, starter: User) -> Instance:
+    """The selection of formasi F-001 (quota 1, CPNS, S1) started and committed."""
     inst = start_instance(
         session,
         "seleksi_formasi",
-        users["panitia"],
+        starter,
         {
             "formasi_id": KODE,
             "jabatan": "Analis Kepegawaian Ahli Pertama",
@@ -137,16 +145,14 @@ def sel(session: Session) -> Selection:
         business_key=KODE,
     )
     session.commit()
-    task = only_task(session, inst.id, "tetapkan_jadwal")
+    return inst
+
+
+def open_registration(session: Session, instance_id: int, panitia: User) -> None:
+    """The committee opens registration today for a week (tetapkan_jadwal)."""
     today = date.today()
-    submit(
-        session,
-        task,
-        users["panitia"],
-        {"dibuka": today.isoformat(), "ditutup": (today + timedelta(days=7)).isoformat()},
-    )
-    assert state(session, inst.id) == "waiting"
-    return Selection(users, inst.id)
+    schedule = {"dibuka": today.isoformat(), "ditutup": (today + timedelta(days=7)).isoformat()}
+    submit(session, only_task(session, instance_id, "tetapkan_jadwal"), panitia, schedule)
 
 
 def apply(session: Session, sel: Selection, name: str) -> int:

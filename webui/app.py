@@ -46,6 +46,7 @@ from webui import (
 )
 from webui.auth import safe_next
 from webui.cli import database_url
+from webui.cli import instance_path as cli_instance_path
 from webui.engine_settings import configure_from_env
 
 LOCALES = ("id", "en")
@@ -128,7 +129,7 @@ def compile_catalogues() -> None:
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the web app; `test_config` overrides the environment's configuration."""
-    instance_path = Path(os.environ.get("JENJANG_INSTANCE_PATH") or Path.cwd() / "instance")
+    instance_path = cli_instance_path()
     app = Flask(__name__, instance_path=str(instance_path))
     app.config.from_mapping(default_config(instance_path))
     if test_config:

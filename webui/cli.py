@@ -36,6 +36,11 @@ from engine.users import add_user, get_user
 from webui.engine_settings import configure_from_env
 
 
+def instance_path() -> Path:
+    """The app's own folder (secret key, uploads): JENJANG_INSTANCE_PATH, or ./instance."""
+    return Path(os.environ.get("JENJANG_INSTANCE_PATH") or Path.cwd() / "instance")
+
+
 def database_url() -> str:
     """JENJANG_DATABASE_URL, or a SQLite file under ./instance/."""
     url = os.environ.get("JENJANG_DATABASE_URL")

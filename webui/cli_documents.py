@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,13 +9,12 @@ import click
 
 from engine.documents import sweep_orphans
 from engine.models import utcnow
-from webui.cli import Context, cli, fail, pass_ctx
+from webui.cli import Context, cli, fail, instance_path, pass_ctx
 
 
 def upload_folder() -> Path:
     """The web app's default upload folder: <JENJANG_INSTANCE_PATH or ./instance>/uploads."""
-    instance = os.environ.get("JENJANG_INSTANCE_PATH") or Path.cwd() / "instance"
-    return Path(instance) / "uploads"
+    return instance_path() / "uploads"
 
 
 @cli.group("dokumen")
