@@ -135,7 +135,7 @@ def _stored_bytes(session: Any, instance_id: int) -> dict[str, int]:
     ) + 8 * 6 * len(tasks)
     audits = session.scalars(select(AuditEntry).where(AuditEntry.instance_id == instance_id)).all()
     audit_bytes = sum(
-        len(a.detail) + len(a.actor) + len(a.action) + 2 * 64 + 8 * 4 + len(a.element_id or "")
+        len(a.detail) + len(a.actor) + len(a.action) + len(a.hash) + 8 * 4 + len(a.element_id or "")
         for a in audits
     )
     count = session.scalar(select(func.count()).select_from(Instance))

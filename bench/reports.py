@@ -390,7 +390,6 @@ def generate(session: Session, applications: int, employees: int, seed: int) -> 
                     "task_id": task_id,
                     "element_id": "isi_umpan_balik",
                     "detail": json.dumps(detail),
-                    "prev_hash": "0" * 64,
                     "hash": "0" * 64,
                 }
             )

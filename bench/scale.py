@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import forms  # noqa: E402
 from bench.common import Timer, command_line, progress, record  # noqa: E402
-from engine.audit import digest  # noqa: E402
+from engine.audit import chain  # noqa: E402
 from engine.db import make_engine, session_factory, upgrade  # noqa: E402
 from engine.deploy import deploy  # noqa: E402
 from engine.models import (  # noqa: E402
@@ -389,20 +389,22 @@ def clone(world: World, count: int, rng: random.Random) -> None:
                     }
                 )
                 next_ids["lamaran"] += 1
+                copies = []
                 for row in audits.get(t.instance_id, []):
                     last_id += 1
-                    new = {
-                        **row,
-                        "id": last_id,
-                        "instance_id": inst_id,
-                        "prev_hash": last_hash,
-                        "at": row["at"] - shift,
-                        "actor": replace_all(row["actor"], pairs),
-                        "detail": replace_all(row["detail"], pairs),
-                        "task_id": task_map.get(row["task_id"], row["task_id"]),
-                    }
-                    new["hash"] = last_hash = digest(new)
-                    out["audit_entry"].append(new)
+                    copies.append(
+                        {
+                            **row,
+                            "id": last_id,
+                            "instance_id": inst_id,
+                            "at": row["at"] - shift,
+                            "actor": replace_all(row["actor"], pairs),
+                            "detail": replace_all(row["detail"], pairs),
+                            "task_id": task_map.get(row["task_id"], row["task_id"]),
+                        }
+                    )
+                last_hash = chain(copies, last_hash)
+                out["audit_entry"].extend(copies)
             for name in (
                 "user_account",
                 "user_role",

@@ -240,7 +240,7 @@ class TaskModel(Base):
 
 
 class AuditEntry(Base):
-    """An append-only audit row, chained to the previous one by sha256."""
+    """An append-only audit row, chained to the previous one by sha256 (engine.audit)."""
 
     __tablename__ = "audit_entry"
 
@@ -253,7 +253,6 @@ class AuditEntry(Base):
     task_id: Mapped[int | None]
     element_id: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[str] = mapped_column(Text, default="{}")
-    prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
 

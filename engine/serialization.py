@@ -52,6 +52,11 @@ SERIALIZERS: dict[str, BpmnWorkflowSerializer] = {
     "camunda": _make_serializer(CAMUNDA_CONFIG),
 }
 STATE_FORMAT = 1
+# A finished workflow (completed or cancelled) is stored compact: its task tree as
+# [parent index, task spec, state, non-default fields] rows, task ids only where a task row
+# names them (user tasks); what the instance pages read (states, path, data) is all kept.
+FINISHED_FORMAT = 2
+_TASK_DEFAULTS: dict[str, Any] = {"data": {}, "internal_data": {}, "delta": {}, "triggered": False}
 
 
 def specs_to_json(dialect: str, spec: Any, subprocess_specs: dict[str, Any]) -> str:
@@ -75,8 +80,8 @@ def specs_from_json(dialect: str, text: str) -> Specs:
     return spec, subs
 
 
-def dump_workflow(dialect: str, workflow: BpmnWorkflow) -> bytes:
-    """The workflow's state as compressed JSON, without its spec."""
+def dump_workflow(dialect: str, workflow: BpmnWorkflow, *, finished: bool = False) -> bytes:
+    """The workflow's state as compressed JSON, without its spec (compact when finished)."""
     serializer = SERIALIZERS[dialect]
     serializer.registry._encoder_mode = True
     try:
@@ -84,15 +89,74 @@ def dump_workflow(dialect: str, workflow: BpmnWorkflow) -> bytes:
     finally:
         serializer.registry._encoder_mode = False
     dct["format"] = STATE_FORMAT
+    if finished and _compact(dct, workflow):
+        raw = json.dumps(dct, separators=(",", ":"), cls=serializer._encoder_cls)
+        return zlib.compress(raw.encode("utf-8"), 9)  # written once: worth the best ratio
     raw = json.dumps(dct, separators=(",", ":"), cls=serializer._encoder_cls)
     return zlib.compress(raw.encode("utf-8"), 1)
+
+
+def _compact(dct: dict[str, Any], workflow: BpmnWorkflow) -> bool:
+    """Rewrite a finished workflow's state dict in FINISHED_FORMAT; False if it has parts
+    the compact form does not describe (subprocesses, other task classes)."""
+    tasks: dict[str, dict[str, Any]] = dct["tasks"]
+    if dct.get("subprocesses") or any(t.get("typename") != "Task" for t in tasks.values()):
+        return False
+    manual = {str(t.id) for t in workflow.get_tasks() if t.task_spec.manual}
+    index = {task_id: i for i, task_id in enumerate(tasks)}
+    rows: list[list[Any]] = []
+    for task_id, task in tasks.items():
+        parent = task["parent"]
+        row: list[Any] = [index[parent] if parent else None, task["task_spec"], task["state"]]
+        extra = {k: task[k] for k, default in _TASK_DEFAULTS.items() if task.get(k) != default}
+        if task_id in manual:
+            extra["id"] = task_id
+        if extra:
+            row.append(extra)
+        rows.append(row)
+    dct["tasks"] = rows
+    dct["root"] = index[dct["root"]]
+    dct["last_task"] = index.get(dct["last_task"]) if dct.get("last_task") else None
+    dct["format"] = FINISHED_FORMAT
+    return True
+
+
+def _expand(dct: dict[str, Any]) -> None:
+    """FINISHED_FORMAT back to SpiffWorkflow's own task mapping (in place)."""
+    rows: list[list[Any]] = dct["tasks"]
+    ids = [
+        (row[3].get("id") if len(row) > 3 else None) or str(UUID(int=i + 1))
+        for i, row in enumerate(rows)
+    ]
+    tasks: dict[str, dict[str, Any]] = {}
+    for i, row in enumerate(rows):
+        parent, spec, state = row[:3]
+        extra = row[3] if len(row) > 3 else {}
+        task = {k: extra.get(k, default) for k, default in _TASK_DEFAULTS.items()}
+        tasks[ids[i]] = {
+            "id": ids[i],
+            "parent": ids[parent] if parent is not None else None,
+            "children": [],
+            "last_state_change": 0.0,
+            "state": state,
+            "task_spec": spec,
+            "typename": "Task",
+            **task,
+        }
+    for task in tasks.values():
+        if task["parent"] is not None:
+            tasks[task["parent"]]["children"].append(task["id"])
+    dct["tasks"] = tasks
+    dct["root"] = ids[dct["root"]]
+    dct["last_task"] = ids[dct["last_task"]] if dct.get("last_task") is not None else None
 
 
 def load_workflow(dialect: str, blob: bytes, specs: Specs) -> BpmnWorkflow:
     """Rebuild a workflow from dump_workflow's output and the version's specs."""
     serializer = SERIALIZERS[dialect]
     dct = json.loads(zlib.decompress(blob))
-    dct.pop("format", None)
+    if dct.pop("format", None) == FINISHED_FORMAT:
+        _expand(dct)
     return serializer.registry.restore(
         {**dct, "typename": "BpmnWorkflow"}, spec=specs[0], subprocess_specs=specs[1]
     )

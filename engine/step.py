@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, clock, messages, notification_events, services, workdays
+from engine.batch import Batch
 from engine.errors import (
     InstanceNotFound,
     StaleTask,
@@ -298,7 +299,9 @@ class Step:
     def persist(self, actor: User) -> None:
         """Write state (version-checked) and task rows, then the audit rows; no commit."""
         inst = self.instance
-        inst.workflow_state = dump_workflow(self.version.dialect, self.wf)
+        inst.workflow_state = dump_workflow(
+            self.version.dialect, self.wf, finished=inst.state in (COMPLETED, CANCELLED)
+        )
         inst.updated_at = self.now
         inst.next_timer_at = next_timer(self.wf) if inst.state in ACTIVE_STATES else None
         if inst.state in (COMPLETED, CANCELLED):
@@ -311,20 +314,26 @@ class Step:
                 detail={"message": inst.error_message},
             )
         conn = self.session.connection()
+        batch = Batch(conn)  # one round trip for the rows below on PostgreSQL
         params = {f"p_{c}": getattr(inst, c) for c in INSTANCE_COLUMNS}
-        saved = conn.execute(
-            _SAVE_INSTANCE, params | {"p_id": inst.id, "p_version": inst.lock_version}
-        )
-        if saved.rowcount != 1:
-            raise StaleTask(
-                f"instance {inst.id} changed meanwhile (task already completed?); "
-                "reload and try again"
-            )
-        _committed(
-            self.session, inst, Instance, INSTANCE_COLUMNS, lock_version=inst.lock_version + 1
-        )
+        instance_id = inst.id
+
+        def saved(count: int) -> None:
+            if count != 1:
+                raise StaleTask(
+                    f"instance {instance_id} changed meanwhile (task already completed?); "
+                    "reload and try again"
+                )
+
+        batch.add(_SAVE_INSTANCE, params | {"p_id": inst.id, "p_version": inst.lock_version}, saved)
         for row in self.completed_rows:
-            done = conn.execute(
+            row_id = row.id
+
+            def done(count: int, row_id: int = row_id) -> None:
+                if count != 1:
+                    raise StaleTask(f"task {row_id} is already completed")
+
+            batch.add(
                 _COMPLETE_TASK,
                 {
                     "p_id": row.id,
@@ -333,23 +342,35 @@ class Step:
                     "p_claimed_by": row.claimed_by_id,
                     "p_claimed_at": row.claimed_at,
                 },
+                done,
             )
-            if done.rowcount != 1:
-                raise StaleTask(f"task {row.id} is already completed")
+        # Marked as written now (the batch fails the whole transaction if they are not), so
+        # that a query while the new task rows are built does not autoflush them again.
+        _committed(
+            self.session, inst, Instance, INSTANCE_COLUMNS, lock_version=inst.lock_version + 1
+        )
+        for row in self.completed_rows:
             _committed(
                 self.session,
                 row,
                 TaskModel,
                 ("completed_at", "completed_by_id", "claimed_by_id", "claimed_at", "outcome"),
             )
-        self._sync_tasks(actor, conn)
+        # Queries while the task rows are built (assignee, starter) must not flush the rest
+        # of the instance's ORM changes before the batch's version-checked update: flush() below.
+        with self.session.no_autoflush:
+            self._sync_tasks(actor, conn, batch)
+        # The audit head is locked last (after the instance row) and read in the same trip;
+        # nothing below writes audit rows before this step's own, so the read stays good.
+        head = audit.lock_head(batch) if self.audits else None
+        batch.run()
         notification_events.after_step(self, actor)  # in-app notices and email
         waits = set(messages.waiting(self.wf)) if inst.state in ACTIVE_STATES else set()
         messages.sync_subscriptions(self.session, inst.id, self.subscriptions_before, waits)
         self.new_subscriptions = waits - self.subscriptions_before
         self.subscriptions_before = waits
         self.flush()  # anything else pending in the session (normally nothing)
-        audit.write(self.session, self.audits)
+        audit.write(self.session, self.audits, head)
         self.audits = []
 
     def flush(self) -> None:
@@ -372,13 +393,14 @@ class Step:
             self._starter = self.session.get(User, self.instance.started_by_id)
         return self._starter.username if self._starter else None
 
-    def _sync_tasks(self, actor: User, conn: Any) -> None:
+    def _sync_tasks(self, actor: User, conn: Any, batch: Batch) -> None:
         if self.instance.state == ERROR:
             return  # rows stay as they were until a retry runs the instance on
         ready = {str(t.id): t for t in self.ready_now if self.instance.state in ACTIVE_STATES}
         if self.rows_known:
             known = self.ready_before
         else:
+            batch.run()  # after an error: read the rows as this step's writes leave them
             known = set(
                 self.session.scalars(
                     select(TaskModel.spiff_task_id).where(
@@ -389,6 +411,7 @@ class Step:
             )
         gone = known - set(ready) - {row.spiff_task_id for row in self.completed_rows}
         if gone:
+            batch.run()  # keep the write order (instance row first) for this rare statement
             conn.execute(
                 update(TaskModel)
                 .where(
@@ -402,7 +425,7 @@ class Step:
             self._new_task_row(tid, task, actor) for tid, task in ready.items() if tid not in known
         ]
         if new:
-            conn.execute(_INSERT_TASKS, new if len(new) > 1 else new[0])
+            batch.add(_INSERT_TASKS, new)
 
     def _new_task_row(self, tid: str, task: Any, actor: User) -> dict[str, Any]:
         element = task.task_spec.bpmn_id or task.task_spec.name

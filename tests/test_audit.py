@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -36,7 +36,8 @@ def test_changed_row_is_named(session: Session) -> None:
     session.execute(update(AuditEntry).where(AuditEntry.id == 3).values(actor="someone"))
     session.commit()
     result = audit.verify(session)
-    assert not result.ok and result.message == "audit row 3: content was changed"
+    assert not result.ok
+    assert result.message == "audit row 3: content was changed, or row 2 was rewritten"
 
 
 def test_deleted_row_is_named(session: Session) -> None:
@@ -59,6 +60,45 @@ def test_rewritten_row_with_recomputed_hash_breaks_the_next_link(session: Sessio
     row = session.get(AuditEntry, 2)
     assert row is not None
     row.detail = '{"data": {"ok": false}}'
-    row.hash = audit.digest({f: getattr(row, f) for f in audit.FIELDS})
+    before = session.get(AuditEntry, 1)
+    assert before is not None
+    stored = {f: getattr(row, f) for f in audit.FIELDS if f != "prev_hash"}
+    row.hash = audit.digest({**stored, "prev_hash": before.hash})
     session.commit()
-    assert audit.verify(session).message == "audit row 3: previous-row hash does not match"
+    result = audit.verify(session)
+    assert result.checked == 2  # row 2 now hashes right on its own; row 3 no longer chains
+    assert result.message == "audit row 3: content was changed, or row 2 was rewritten"
+
+
+def test_first_row_changed(session: Session) -> None:
+    _some_history(session)
+    session.execute(update(AuditEntry).where(AuditEntry.id == 1).values(actor="someone"))
+    session.commit()
+    assert audit.verify(session).message == "audit row 1: content was changed"
+
+
+def test_inserted_row_is_found(session: Session) -> None:
+    """A row slipped in between (ids renumbered, its own hash right) breaks the next link."""
+    _some_history(session)
+    rows = session.execute(select(AuditEntry).order_by(AuditEntry.id.desc())).scalars().all()
+    for row in rows:  # move rows 3.. up by one, last first
+        if row.id >= 3:
+            session.execute(update(AuditEntry).where(AuditEntry.id == row.id).values(id=row.id + 1))
+    forged = {
+        "id": 3,
+        "at": rows[-1].at,
+        "actor": "someone",
+        "action": "completed",
+        "process_key": "four_tasks",
+        "instance_id": None,
+        "task_id": None,
+        "element_id": None,
+        "detail": "{}",
+    }
+    before = session.get(AuditEntry, 2)
+    assert before is not None
+    audit.chain([forged], before.hash)
+    session.execute(insert(AuditEntry).values(**forged))
+    session.commit()
+    message = audit.verify(session).message
+    assert message == "audit row 4: content was changed, or row 3 was rewritten"
