@@ -18,7 +18,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 import engine.step as steps  # a module import: engine.step imports this module too
@@ -66,6 +66,25 @@ def waiting(wf: Any) -> dict[Subscription, Any]:
     return found
 
 
+# Built once: every step that starts or stops waiting for a message runs these.
+_DELETE_SUBSCRIPTIONS = delete(MessageSubscription).where(
+    MessageSubscription.instance_id == bindparam("p_instance")
+)
+_INSERT_SUBSCRIPTION = insert(MessageSubscription)
+# A kept message for a subscription the step just made (normally there is none).
+_PENDING_FOR = (
+    select(PendingMessage.id)
+    .where(
+        PendingMessage.message_name == bindparam("p_name"),
+        PendingMessage.correlation_key == bindparam("p_key"),
+        PendingMessage.expired_at.is_(None),
+        or_(PendingMessage.expires_at.is_(None), PendingMessage.expires_at > bindparam("p_now")),
+    )
+    .order_by(PendingMessage.id)
+    .limit(1)
+)
+
+
 def sync_subscriptions(
     session: Session, instance_id: int, before: set[Subscription], now: set[Subscription]
 ) -> None:
@@ -73,15 +92,13 @@ def sync_subscriptions(
     if before == now:
         return
     conn = session.connection()
-    conn.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id))
-    if now:
-        conn.execute(
-            insert(MessageSubscription),
-            [
-                {"instance_id": instance_id, "message_name": name, "correlation_key": key}
-                for name, key in sorted(now)
-            ],
-        )
+    conn.execute(_DELETE_SUBSCRIPTIONS, {"p_instance": instance_id})
+    rows = [
+        {"instance_id": instance_id, "message_name": name, "correlation_key": key}
+        for name, key in sorted(now)
+    ]
+    if rows:
+        conn.execute(_INSERT_SUBSCRIPTION, rows if len(rows) > 1 else rows[0])
 
 
 def after_step(session: Session, step: steps.Step, actor: Any, hops: int = 0) -> None:
@@ -94,17 +111,12 @@ def after_step(session: Session, step: steps.Step, actor: Any, hops: int = 0) ->
             session, event.event_definition.name, key, event.payload, step.instance.id, actor, hops
         )
     for name, key in sorted(step.new_subscriptions):
-        pending = session.scalars(
-            select(PendingMessage)
-            .where(
-                PendingMessage.message_name == name,
-                PendingMessage.correlation_key == key,
-                PendingMessage.expired_at.is_(None),
-                or_(PendingMessage.expires_at.is_(None), PendingMessage.expires_at > step.now),
-            )
-            .order_by(PendingMessage.id)
-            .limit(1)
-        ).first()
+        if session.new or session.dirty or session.deleted:
+            session.flush()  # the look-up below is Core: it would not autoflush a kept message
+        found = session.connection().scalar(
+            _PENDING_FOR, {"p_name": name, "p_key": key, "p_now": step.now}
+        )
+        pending = session.get(PendingMessage, found) if found is not None else None
         if pending is not None:
             payload = json.loads(pending.payload)
             sender = pending.sender_instance_id

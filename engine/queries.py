@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.committee import COMMITTEE_ROLE, committee_condition
 from engine.deploy import latest_decisions, latest_processes
+from engine.errors import InstanceNotFound
 from engine.models import AuditEntry, Instance, ProcessVersion, TaskModel, User
-from engine.runtime import get_instance
 
 
 def _iso(value: Any) -> str | None:
@@ -54,8 +55,33 @@ def list_processes(session: Session) -> list[dict[str, Any]]:
     return out
 
 
+# The inbox conditions are pure SQL of a user's id and roles, and building them costs more
+# than running the count they feed (every page's navigation counts both tabs): they are kept
+# per (kind, user id, roles), so a changed role gives a new key at once.
+_FILTERS: dict[tuple[str, int, tuple[str, ...]], ColumnElement[bool]] = {}
+MAX_CACHED_FILTERS = 4096
+
+
+def _cached(
+    kind: str, user: User, build: Callable[[User], ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    if user.id is None:  # not stored yet: nothing to key it by
+        return build(user)
+    key = (kind, user.id, tuple(sorted(user.role_names)))
+    found = _FILTERS.get(key)
+    if found is None:
+        if len(_FILTERS) >= MAX_CACHED_FILTERS:
+            _FILTERS.clear()
+        _FILTERS[key] = found = build(user)
+    return found
+
+
 def mine_filter(user: User) -> ColumnElement[bool]:
     """Open tasks that are this user's: claimed by them, assigned to them, or theirs as starter."""
+    return _cached("mine", user, _mine_filter)
+
+
+def _mine_filter(user: User) -> ColumnElement[bool]:
     started = aliased(Instance)  # its own alias: never correlated away by a joined Instance
     started_by_user = (
         select(started.id)
@@ -78,6 +104,10 @@ def mine_filter(user: User) -> ColumnElement[bool]:
 
 def team_filter(user: User) -> ColumnElement[bool]:
     """Open tasks of this user's roles that nobody has claimed and nobody is assigned to."""
+    return _cached("team", user, _team_filter)
+
+
+def _team_filter(user: User) -> ColumnElement[bool]:
     conditions: list[ColumnElement[bool]] = [
         TaskModel.completed_at.is_(None),
         TaskModel.claimed_by_id.is_(None),
@@ -100,7 +130,19 @@ def actionable_filter(user: User) -> ColumnElement[bool]:
 
 
 def task_dict(row: TaskModel, names: dict[int, str]) -> dict[str, Any]:
-    """A task row as plain data."""
+    """A task row as plain data (usernames from `names` by user id)."""
+
+    def name(user_id: int | None) -> str | None:
+        return names.get(user_id) if user_id else None
+
+    return _task_fields(
+        row, name(row.assignee_id), name(row.claimed_by_id), name(row.completed_by_id)
+    )
+
+
+def _task_fields(
+    row: Any, assignee: str | None, claimed_by: str | None, completed_by: str | None
+) -> dict[str, Any]:
     return {
         "id": row.id,
         "instance_id": row.instance_id,
@@ -109,12 +151,12 @@ def task_dict(row: TaskModel, names: dict[int, str]) -> dict[str, Any]:
         "element_id": row.element_id,
         "name": row.name,
         "role": row.role,
-        "assignee": names.get(row.assignee_id) if row.assignee_id else None,
+        "assignee": assignee,
         "form_key": row.form_key,
         "due_at": _iso(row.due_at),
         "created_at": _iso(row.created_at),
-        "claimed_by": names.get(row.claimed_by_id) if row.claimed_by_id else None,
-        "completed_by": names.get(row.completed_by_id) if row.completed_by_id else None,
+        "claimed_by": claimed_by,
+        "completed_by": completed_by,
         "completed_at": _iso(row.completed_at),
         "outcome": row.outcome,
     }
@@ -151,21 +193,87 @@ def list_tasks(
     return [task_dict(r, names) for r in rows]
 
 
-def instance_summary(session: Session, instance_id: int) -> dict[str, Any]:
-    """State, version, open tasks and history of one instance."""
-    inst = get_instance(session, instance_id)
-    starter = aliased(User)
-    started_by = session.scalar(select(starter.username).where(starter.id == inst.started_by_id))
-    history = session.scalars(
-        select(AuditEntry).where(AuditEntry.instance_id == inst.id).order_by(AuditEntry.id)
-    ).all()
+# The instance summary reads with statements built once, names joined in: the instance with
+# its version and starter in one, its tasks with their people's usernames in another.
+_STARTER, _ASSIGNEE, _CLAIMER, _COMPLETER = (aliased(User) for _ in range(4))
+_INSTANCE_STATE = (
+    select(
+        Instance.id,
+        Instance.process_key,
+        ProcessVersion.version,
+        Instance.business_key,
+        Instance.state,
+        _STARTER.username.label("started_by"),
+        Instance.started_at,
+        Instance.updated_at,
+        Instance.ended_at,
+        Instance.error_element,
+        Instance.error_message,
+    )
+    .join(ProcessVersion, ProcessVersion.id == Instance.process_version_id)
+    .outerjoin(_STARTER, _STARTER.id == Instance.started_by_id)
+    .where(Instance.id == bindparam("p_instance"))
+)
+_TASKS_NAMED = (
+    select(
+        *TaskModel.__table__.columns,
+        _ASSIGNEE.username.label("assignee"),
+        _CLAIMER.username.label("claimed_by"),
+        _COMPLETER.username.label("completed_by"),
+    )
+    .outerjoin(_ASSIGNEE, _ASSIGNEE.id == TaskModel.assignee_id)
+    .outerjoin(_CLAIMER, _CLAIMER.id == TaskModel.claimed_by_id)
+    .outerjoin(_COMPLETER, _COMPLETER.id == TaskModel.completed_by_id)
+    .order_by(TaskModel.created_at, TaskModel.id)
+)
+_OPEN_TASKS_OF = _TASKS_NAMED.where(
+    TaskModel.instance_id == bindparam("p_instance"), TaskModel.completed_at.is_(None)
+).limit(200)
+# One task (just completed) and the open tasks of its instance, in one statement.
+_TASK_AND_OPEN_TASKS = _TASKS_NAMED.where(
+    or_(
+        TaskModel.id == bindparam("p_task"),
+        and_(TaskModel.instance_id == bindparam("p_instance"), TaskModel.completed_at.is_(None)),
+    )
+).limit(201)
+_HISTORY = (
+    select(
+        AuditEntry.at,
+        AuditEntry.actor,
+        AuditEntry.action,
+        AuditEntry.element_id,
+        AuditEntry.task_id,
+        AuditEntry.detail,
+    )
+    .where(AuditEntry.instance_id == bindparam("p_instance"))
+    .order_by(AuditEntry.id)
+)
+
+
+def _named_task(row: Row[Any]) -> dict[str, Any]:
+    """A row of _TASKS_NAMED as task_dict gives it."""
+    return _task_fields(row, row.assignee, row.claimed_by, row.completed_by)
+
+
+def _connection(session: Session) -> Any:
+    """The session's connection, after writing anything still pending (the reads bypass the
+    ORM, so they would not autoflush)."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection()
+
+
+def _state(conn: Any, instance_id: int) -> dict[str, Any]:
+    inst = conn.execute(_INSTANCE_STATE, {"p_instance": instance_id}).first()
+    if inst is None:
+        raise InstanceNotFound(f"instance {instance_id} does not exist")
     return {
         "id": inst.id,
         "process": inst.process_key,
-        "version": inst.process_version.version,
+        "version": inst.version,
         "business_key": inst.business_key,
         "state": inst.state,
-        "started_by": started_by,
+        "started_by": inst.started_by,
         "started_at": _iso(inst.started_at),
         "updated_at": _iso(inst.updated_at),
         "ended_at": _iso(inst.ended_at),
@@ -174,19 +282,50 @@ def instance_summary(session: Session, instance_id: int) -> dict[str, Any]:
             if inst.state == "error"
             else None
         ),
-        "open_tasks": list_tasks(session, instance_id=inst.id),
-        "history": [
-            {
-                "at": _iso(h.at),
-                "actor": h.actor,
-                "action": h.action,
-                "element": h.element_id,
-                "task_id": h.task_id,
-                "detail": h.detail,
-            }
-            for h in history
-        ],
     }
+
+
+def instance_state(session: Session, instance_id: int) -> dict[str, Any]:
+    """State, version and open tasks of one instance (its summary without the history)."""
+    conn = _connection(session)
+    state = _state(conn, instance_id)
+    rows = conn.execute(_OPEN_TASKS_OF, {"p_instance": instance_id})
+    return {**state, "open_tasks": [_named_task(r) for r in rows]}
+
+
+def completion(session: Session, task_id: int, instance_id: int) -> dict[str, Any]:
+    """A task just completed and where its instance stands now: {"task", "instance"}, the
+    instance without its history (two statements, whatever the instance's length)."""
+    conn = _connection(session)
+    state = _state(conn, instance_id)
+    task: dict[str, Any] | None = None
+    open_tasks: list[dict[str, Any]] = []
+    for row in conn.execute(_TASK_AND_OPEN_TASKS, {"p_task": task_id, "p_instance": instance_id}):
+        if row.id == task_id:
+            task = _named_task(row)
+        elif row.completed_at is None and row.instance_id == instance_id:
+            open_tasks.append(_named_task(row))
+    if task is None:
+        raise InstanceNotFound(f"task {task_id} does not exist")
+    return {"task": task, "instance": {**state, "open_tasks": open_tasks[:200]}}
+
+
+def instance_summary(session: Session, instance_id: int) -> dict[str, Any]:
+    """State, version, open tasks and history of one instance."""
+    summary = instance_state(session, instance_id)
+    history = session.connection().execute(_HISTORY, {"p_instance": instance_id})
+    summary["history"] = [
+        {
+            "at": _iso(h.at),
+            "actor": h.actor,
+            "action": h.action,
+            "element": h.element_id,
+            "task_id": h.task_id,
+            "detail": h.detail,
+        }
+        for h in history
+    ]
+    return summary
 
 
 def _workflow_of(session: Session, instance: Instance) -> Any:

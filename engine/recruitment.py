@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, func, select
+from sqlalchemy import ForeignKey, String, UniqueConstraint, bindparam, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.errors import InvalidInput
@@ -334,6 +334,50 @@ def daftar_lamaran(
     }
 
 
+def _status_update(status: str) -> Any:
+    """UPDATE lamaran to `status` where the transition is allowed, returning the result."""
+    values: dict[str, Any] = {"status": status, "updated_at": bindparam("p_now")}
+    if status == "ms":
+        values["alasan_tms"] = None
+    if status == "batal":
+        values["nik_aktif"] = None
+    allowed_from = sorted(src for src, targets in TRANSITIONS.items() if status in targets)
+    return (
+        update(Lamaran)
+        .where(Lamaran.nomor_peserta == bindparam("p_nomor"), Lamaran.status.in_(allowed_from))
+        .values(values)
+        .returning(Lamaran.nomor_peserta, Lamaran.status, Lamaran.alasan_tms)
+    )
+
+
+_STATUS_UPDATES = {
+    status: _status_update(status) for targets in TRANSITIONS.values() for status in targets
+}
+
+
+def _set_status(
+    session: Session, nomor_peserta: str, status: str, now: datetime
+) -> dict[str, Any] | None:
+    """The status change as one statement; None when no row allowed it (nothing written)."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the UPDATE below bypasses the ORM, so it would not autoflush
+    found = (
+        session.connection()
+        .execute(_STATUS_UPDATES[status], {"p_nomor": nomor_peserta, "p_now": now})
+        .first()
+    )
+    if found is None:
+        return None
+    for obj in list(session.identity_map.values()):  # a copy loaded earlier in this step
+        if isinstance(obj, Lamaran) and obj.nomor_peserta == nomor_peserta:
+            session.expire(obj)
+    return {
+        "nomor_peserta": found.nomor_peserta,
+        "status": found.status,
+        "alasan": found.alasan_tms,
+    }
+
+
 @service("status_lamaran")
 def status_lamaran(
     ctx: ServiceContext,
@@ -342,6 +386,12 @@ def status_lamaran(
     alasan: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Record a verification, objection or NIP result; TMS needs a reason per document."""
+    if status != "tms" and status in _STATUS_UPDATES:
+        # Every verification passes here: one conditional UPDATE instead of load, check, flush.
+        # No row back: unknown number or a transition not allowed, reported as before.
+        done = _set_status(ctx.session, str(nomor_peserta), status, ctx.now)
+        if done is not None:
+            return done
     row = get_lamaran(ctx.session, nomor_peserta)
     if status not in TRANSITIONS.get(row.status, set()):
         raise InvalidInput(

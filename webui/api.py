@@ -17,6 +17,7 @@ import json
 import logging
 from datetime import UTC, datetime, time, timedelta
 from math import ceil
+from types import SimpleNamespace
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -33,6 +34,7 @@ from engine.errors import InvalidInput, InvalidState, JenjangError, NotAllowed, 
 from engine.models import Instance, ProcessVersion, TaskModel, User, utcnow
 from engine.queries import (
     actionable_filter,
+    completion,
     count_up_to,
     instance_summary,
     list_processes,
@@ -44,13 +46,13 @@ from engine.runtime import (
     claim_task,
     complete_task,
     get_instance,
-    get_task,
     is_admin,
     may_act,
     may_start,
     start_instance,
     unclaim_task,
 )
+from engine.step import VersionRef
 from engine.tokens import DEFAULT_LIFETIME, issue_token, revoke_token, user_for_token
 from webui import openapi
 from webui.auth import MAX_PASSWORD, MAX_USERNAME, authenticate, throttle
@@ -334,21 +336,36 @@ def tasks() -> ResponseReturnValue:
     }
 
 
-def open_task(task_id: int) -> TaskModel:
-    """An open task the user may act on: 404 if it is not theirs, 409 if done or taken."""
+# The task, its instance's starter and its version, in one statement built once.
+_OPEN_TASK = (
+    select(
+        *TaskModel.__table__.columns,
+        Instance.started_by_id,
+        Instance.process_version_id,
+        ProcessVersion.dialect,
+        ProcessVersion.sha256,
+    )
+    .join(Instance, TaskModel.instance_id == Instance.id)
+    .join(ProcessVersion, Instance.process_version_id == ProcessVersion.id)
+    .where(TaskModel.id == bindparam("p_id"))
+)
+
+
+def open_task(task_id: int) -> tuple[SimpleNamespace, VersionRef]:
+    """An open task the user may act on (its columns) and its version: 404 if it is not
+    theirs, 409 if done or taken."""
     user, session = current_user(), get_db()
-    try:
-        row = get_task(session, task_id)
-    except NotFound:
+    found = session.connection().execute(_OPEN_TASK, {"p_id": task_id}).first()
+    if found is None:
         fail(404, text("Not found"))
-    instance = get_instance(session, row.instance_id)
-    if not may_act(session, user, row, instance.started_by_id):
+    row = SimpleNamespace(**found._asdict())
+    if not may_act(session, user, row, row.started_by_id):
         fail(404, text("Not found"))
     if row.completed_at is not None:
         fail(409, text("This task has already been completed."))
     if row.claimed_by_id not in (None, user.id) and not is_admin(user):
         fail(409, text("Someone else took this task meanwhile."))
-    return row
+    return row, VersionRef(row.process_version_id, row.dialect, row.sha256)
 
 
 @bp.post("/tasks/<int:task_id>/claim")
@@ -394,9 +411,9 @@ def complete(task_id: int) -> ResponseReturnValue:
     """Complete a task with JSON data checked by the task's form (as the page and the CLI)."""
     body = json_body()
     data, files = object_field(body, "data"), _documents(body)
-    row = open_task(task_id)
+    row, version = open_task(task_id)
     session, user = get_db(), current_user()
-    meta = get_instance(session, row.instance_id).process_version.task_meta.get(row.element_id, {})
+    meta = version.task_meta(session).get(row.element_id, {})
     result = forms.validate(
         row.form_key, data, files, locale=locale(), fields=meta.get("fields") or None
     )
@@ -406,8 +423,8 @@ def complete(task_id: int) -> ResponseReturnValue:
         outcome = complete_task(session, task_id, user, result.data)
     except NotAllowed:  # claimed by someone else between the check and the step
         fail(409, text("Someone else took this task meanwhile."))
-    session.refresh(row)
-    return {"task": task_view(row), "instance": instance_view(outcome.instance_id)}
+    # The instance without its history: GET /api/instances/<id> has that.
+    return completion(session, task_id, outcome.instance_id)
 
 
 # --- instances and processes --------------------------------------------------------------

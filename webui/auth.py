@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from engine.login_guard import LoginGuard
 from engine.models import User, utcnow
@@ -74,7 +75,8 @@ def load_user(user_id: str) -> WebUser | None:
     raw_id, _sep, fingerprint = user_id.partition(".")
     if not raw_id.isdigit():
         return None
-    user = get_db().get(User, int(raw_id))
+    # Roles in the same statement (every page reads them), not a second SELECT.
+    user = get_db().get(User, int(raw_id), options=[joinedload(User.roles)])
     if user is None or not user.active or password_fingerprint(user) != fingerprint:
         return None
     return WebUser(user)

@@ -183,7 +183,7 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "TaskResult": strict({"task": ref("Task")}),
-    "Completion": strict({"task": ref("Task"), "instance": ref("Instance")}),
+    "Completion": strict({"task": ref("Task"), "instance": ref("InstanceState")}),
     "Document": strict(
         {
             "filename": {"type": "string"},
@@ -210,6 +210,10 @@ SCHEMAS: dict[str, Any] = {
     },
     "HistoryEntry": strict(HISTORY_PROPERTIES),
     "Instance": strict(INSTANCE_PROPERTIES),
+    "InstanceState": strict(
+        {k: v for k, v in INSTANCE_PROPERTIES.items() if k != "history"},
+        "An instance without its history (GET /api/instances/{instance_id} has it)",
+    ),
     "Process": strict(PROCESS_PROPERTIES),
     "Decision": strict(DECISION_PROPERTIES),
     "ProcessList": strict(
@@ -392,7 +396,14 @@ PATHS: dict[str, Any] = {
                 "content": {JSON: {"schema": ref("CompleteRequest")}},
             },
             "responses": responses(
-                200, "Completion", "The completed task and its instance", 400, 401, 404, 409, 422
+                200,
+                "Completion",
+                "The completed task, and its instance's state and open tasks (no history)",
+                400,
+                401,
+                404,
+                409,
+                422,
             ),
         }
     },

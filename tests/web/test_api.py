@@ -315,8 +315,12 @@ def test_valid_data_completes_the_task_and_the_instance_moves_on(api: Api, demo:
     assert done.status_code == 200, done.json
     answer = body(done)
     assert answer["task"]["completed_by"] == "atasan1" and answer["task"]["outcome"] == "completed"
+    assert answer["task"]["id"] == task.id and answer["task"]["completed_at"] is not None
+    assert answer["instance"]["id"] == task.instance_id
     assert task.id not in [t["id"] for t in answer["instance"]["open_tasks"]]
-    completed = [h for h in answer["instance"]["history"] if h["task_id"] == task.id]
+    assert "history" not in answer["instance"]  # the completion answer stays small
+    seen = body(api.get(f"/api/instances/{task.instance_id}"))
+    completed = [h for h in seen["history"] if h["task_id"] == task.id]
     assert completed[-1]["detail"]["data"] == {"disetujui": False, "alasan": "Anggaran habis."}
     demo.rollback()
     row = demo.get(TaskModel, task.id)
