@@ -423,6 +423,9 @@ def complete(task_id: int) -> ResponseReturnValue:
         outcome = complete_task(session, task_id, user, result.data)
     except NotAllowed:  # claimed by someone else between the check and the step
         fail(409, text("Someone else took this task meanwhile."))
+    # Committed before the answer is read: the step holds the audit chain's lock (every
+    # writer waits for it) until its commit, so reading first would make them all wait longer.
+    session.commit()
     # The instance without its history: GET /api/instances/<id> has that.
     return completion(session, task_id, outcome.instance_id)
 
