@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 import engine.step as steps  # a module import: engine.step imports this module too
 from engine import audit, clock, settings
+from engine.batch import Batch
 from engine.errors import InvalidInput
 from engine.models import MessageSubscription, PendingMessage, ProcessVersion
 
@@ -86,19 +87,19 @@ _PENDING_FOR = (
 
 
 def sync_subscriptions(
-    session: Session, instance_id: int, before: set[Subscription], now: set[Subscription]
+    batch: Batch, instance_id: int, before: set[Subscription], now: set[Subscription]
 ) -> None:
-    """Rewrite an instance's subscription rows when what it waits for changed."""
+    """Rewrite an instance's subscription rows (in the step's batch) when what it waits for
+    changed."""
     if before == now:
         return
-    conn = session.connection()
-    conn.execute(_DELETE_SUBSCRIPTIONS, {"p_instance": instance_id})
+    batch.add(_DELETE_SUBSCRIPTIONS, {"p_instance": instance_id})
     rows = [
         {"instance_id": instance_id, "message_name": name, "correlation_key": key}
         for name, key in sorted(now)
     ]
     if rows:
-        conn.execute(_INSERT_SUBSCRIPTION, rows if len(rows) > 1 else rows[0])
+        batch.add(_INSERT_SUBSCRIPTION, rows)
 
 
 def after_step(session: Session, step: steps.Step, actor: Any, hops: int = 0) -> None:

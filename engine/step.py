@@ -360,13 +360,13 @@ class Step:
         # of the instance's ORM changes before the batch's version-checked update: flush() below.
         with self.session.no_autoflush:
             self._sync_tasks(actor, conn, batch)
+        waits = set(messages.waiting(self.wf)) if inst.state in ACTIVE_STATES else set()
+        messages.sync_subscriptions(batch, inst.id, self.subscriptions_before, waits)
         # The audit head is locked last (after the instance row) and read in the same trip;
         # nothing below writes audit rows before this step's own, so the read stays good.
         head = audit.lock_head(batch) if self.audits else None
         batch.run()
         notification_events.after_step(self, actor)  # in-app notices and email
-        waits = set(messages.waiting(self.wf)) if inst.state in ACTIVE_STATES else set()
-        messages.sync_subscriptions(self.session, inst.id, self.subscriptions_before, waits)
         self.new_subscriptions = waits - self.subscriptions_before
         self.subscriptions_before = waits
         self.flush()  # anything else pending in the session (normally nothing)
