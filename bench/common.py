@@ -54,8 +54,9 @@ def machine() -> str:
 
 def replace_section(text: str, section: str, body: str) -> str:
     """Text with the `## section` (up to the next `## ` heading) replaced by body, or appended."""
-    if section in text:
-        head, _, rest = text.partition(section)
+    heading = section + "\n"  # the whole heading line: one section's name may start another's
+    if heading in text:
+        head, _, rest = text.partition(heading)
         tail = rest.split("\n## ", 1)
         return head + body + ("\n## " + tail[1] if len(tail) > 1 else "")
     return text.rstrip("\n") + "\n\n" + body
