@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from engine import audit
 from engine.committee import committee_allows
 from engine.documents import may_see_instance
 from engine.errors import InvalidInput, NotAllowed, StaleTask
 from engine.models import Instance, TaskModel, User, UserRole, utcnow
-from engine.runtime import get_instance, get_task, is_admin
+from engine.runtime import audit_task, get_instance, get_task, is_admin, update_open_task
 from engine.step import ACTIVE_STATES, ADMIN_ROLE
 from engine.users import user_by_name
 
@@ -80,26 +79,16 @@ def reassign_task(
     if target.id == before:
         raise InvalidInput(f"user: the task is already {target.username}'s")
     now = utcnow()
-    done = session.execute(
-        update(TaskModel)
-        .where(TaskModel.id == task_id, TaskModel.completed_at.is_(None))
-        .values(assignee_id=target.id, claimed_by_id=target.id, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise StaleTask(f"task {task_id} was completed meanwhile")
-    session.refresh(row)
-    audit.append(
+    update_open_task(
         session,
-        actor.username,
-        "reassigned",
-        process_key=row.process_key,
-        instance_id=instance.id,
-        task_id=row.id,
-        element_id=row.element_id,
-        detail={"from": previous, "to": target.username, "reason": text},
-        at=now,
+        row,
+        f"task {task_id} was completed meanwhile",
+        assignee_id=target.id,
+        claimed_by_id=target.id,
+        claimed_at=now,
     )
+    detail = {"from": previous, "to": target.username, "reason": text}
+    audit_task(session, actor, "reassigned", row, detail=detail, at=now)
     return row
 
 

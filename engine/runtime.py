@@ -222,58 +222,66 @@ def _open_task_for(session: Session, task_id: int, actor: User) -> tuple[TaskMod
     return row, instance
 
 
+def update_open_task(
+    session: Session, row: TaskModel, stale: str, *conditions: Any, **values: Any
+) -> None:
+    """Set values on a task row only while it is still open (and conditions hold), then
+    reload it; StaleTask(stale) when someone else got there first."""
+    done = session.execute(
+        update(TaskModel)
+        .where(TaskModel.id == row.id, TaskModel.completed_at.is_(None), *conditions)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleTask(stale)
+    session.refresh(row)
+
+
+def audit_task(session: Session, actor: User, action: str, row: TaskModel, **fields: Any) -> None:
+    """Append an audit row about a task (its process, instance and element)."""
+    audit.append(
+        session,
+        actor.username,
+        action,
+        process_key=row.process_key,
+        instance_id=row.instance_id,
+        task_id=row.id,
+        element_id=row.element_id,
+        **fields,
+    )
+
+
 def claim_task(session: Session, task_id: int, actor: User) -> TaskModel:
     """Claim an open task; it then belongs to the claimer until unclaimed."""
-    row, instance = _open_task_for(session, task_id, actor)
+    row, _ = _open_task_for(session, task_id, actor)
     if row.claimed_by_id == actor.id:
         return row
     if row.claimed_by_id is not None:
         raise NotAllowed(f"task {task_id} is claimed by someone else")
     now = utcnow()
-    result = session.execute(
-        update(TaskModel)
-        .where(
-            TaskModel.id == task_id,
-            TaskModel.claimed_by_id.is_(None),
-            TaskModel.completed_at.is_(None),
-        )
-        .values(claimed_by_id=actor.id, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise StaleTask(f"task {task_id} was claimed or completed meanwhile")
-    session.refresh(row)
-    audit.append(
+    update_open_task(
         session,
-        actor.username,
-        "claimed",
-        process_key=row.process_key,
-        instance_id=instance.id,
-        task_id=row.id,
-        element_id=row.element_id,
-        at=now,
+        row,
+        f"task {task_id} was claimed or completed meanwhile",
+        TaskModel.claimed_by_id.is_(None),
+        claimed_by_id=actor.id,
+        claimed_at=now,
     )
+    audit_task(session, actor, "claimed", row, at=now)
     return row
 
 
 def unclaim_task(session: Session, task_id: int, actor: User) -> TaskModel:
     """Give a claimed task back to its role (the claimer or an admin)."""
-    row, instance = _open_task_for(session, task_id, actor)
+    row, _ = _open_task_for(session, task_id, actor)
     if row.claimed_by_id is None:
         return row
     if row.claimed_by_id != actor.id and not is_admin(actor):
         raise NotAllowed(f"task {task_id} is claimed by someone else")
     row.claimed_by_id = None
     row.claimed_at = None
-    audit.append(
-        session,
-        actor.username,
-        "unclaimed",
-        process_key=row.process_key,
-        instance_id=instance.id,
-        task_id=row.id,
-        element_id=row.element_id,
-    )
+    audit_task(session, actor, "unclaimed", row)
     return row
 
 
