@@ -159,24 +159,15 @@ def deploy_draft(session: Session, actor: str, file_name: str) -> DeployResult:
     return result
 
 
-def deployed_process(session: Session, key: str) -> DeployedFile:
-    """The newest deployed XML of a process."""
-    version = latest_processes(session).get(key)
+def deployed(session: Session, kind: str, key: str) -> DeployedFile:
+    """The newest deployed XML of a process (kind "bpmn") or a decision table ("dmn")."""
+    versions = latest_processes(session) if kind == "bpmn" else latest_decisions(session)
+    version = versions.get(key)
     if version is None:
-        raise NotFound(f"no deployed process {key!r}")
+        raise NotFound(f"no deployed {'process' if kind == 'bpmn' else 'decision'} {key!r}")
     src = session.get(SourceFile, version.source_id)
     assert src is not None
-    return DeployedFile("bpmn", key, version.version, _stored_name(src.name, "bpmn"), src.content)
-
-
-def deployed_decision(session: Session, key: str) -> DeployedFile:
-    """The newest deployed XML of a decision table."""
-    version = latest_decisions(session).get(key)
-    if version is None:
-        raise NotFound(f"no deployed decision {key!r}")
-    src = session.get(SourceFile, version.source_id)
-    assert src is not None
-    return DeployedFile("dmn", key, version.version, _stored_name(src.name, "dmn"), src.content)
+    return DeployedFile(kind, key, version.version, _stored_name(src.name, kind), src.content)
 
 
 def _stored_name(name: str, kind: str) -> str:

@@ -108,21 +108,21 @@ def _editor(file_name: str, kind: str, xml: str, **context: Any) -> ResponseRetu
 @bp.get("/proses/<key>")
 def open_process(key: str) -> ResponseReturnValue:
     """The newest deployed version of a process, or the draft of its file."""
-    session = get_db()
-    deployed = drafts.deployed_process(session, key)
-    draft = drafts.get_draft(session, deployed.file_name)
-    xml = draft.xml if draft is not None else deployed.xml
-    return _editor(deployed.file_name, "bpmn", xml, deployed=deployed, draft=draft)
+    return _open_deployed("bpmn", key)
 
 
 @bp.get("/keputusan/<key>")
 def open_decision(key: str) -> ResponseReturnValue:
     """The newest deployed version of a decision table, or the draft of its file."""
+    return _open_deployed("dmn", key)
+
+
+def _open_deployed(kind: str, key: str) -> ResponseReturnValue:
     session = get_db()
-    deployed = drafts.deployed_decision(session, key)
+    deployed = drafts.deployed(session, kind, key)
     draft = drafts.get_draft(session, deployed.file_name)
     xml = draft.xml if draft is not None else deployed.xml
-    return _editor(deployed.file_name, "dmn", xml, deployed=deployed, draft=draft)
+    return _editor(deployed.file_name, kind, xml, deployed=deployed, draft=draft)
 
 
 @bp.get("/draf/<file_name>")
@@ -136,9 +136,8 @@ def open_draft(file_name: str) -> ResponseReturnValue:
         abort(404)
     deployed = None
     if draft.key:
-        find = drafts.deployed_process if draft.kind == "bpmn" else drafts.deployed_decision
         try:
-            deployed = find(get_db(), draft.key)
+            deployed = drafts.deployed(get_db(), draft.kind, draft.key)
         except NotFound:
             deployed = None  # a new process or table: not deployed yet
     return _editor(draft.file_name, draft.kind, draft.xml, deployed=deployed, draft=draft)

@@ -202,9 +202,9 @@ def editor_decision_cases(db: Session) -> list[Case]:
 
 def editor_draft_cases(db: Session) -> list[Case]:
     """A saved draft opens for process owners and admins alone."""
-    from engine.drafts import deployed_process, save_draft
+    from engine.drafts import deployed, save_draft
 
-    xml = deployed_process(db, "mentoring").xml
+    xml = deployed(db, "bpmn", "mentoring").xml
     save_draft(db, "pemilik1", "mentoring.bpmn", xml)
     db.commit()
     editors = frozenset({"admin1", "pemilik1"})
