@@ -34,12 +34,23 @@ def _compiled(statement: Executable, conn: Connection, keys: tuple[str, ...]) ->
     return entry[1]
 
 
+def exactly_one(error: Exception) -> Callable[[int], None]:
+    """A row-count check: the statement must have touched one row, else `error` is raised."""
+
+    def check(count: int) -> None:
+        if count != 1:
+            raise error
+
+    return check
+
+
 @dataclass
 class _Queued:
     statement: Executable
     params: list[dict[str, Any]]
     check: Callable[[int], None] | None
     cursor: Any = None
+    sql: str = ""
     rows: list[Any] = field(default_factory=list)
 
 
@@ -78,18 +89,17 @@ class Batch:
         queued, self.queued = self.queued, []
         driver = self.conn.connection.driver_connection
         assert driver is not None
-        sql = ""
         try:
             with driver.pipeline():
                 for item in queued:
                     compiled = _compiled(item.statement, self.conn, tuple(item.params[0]))
-                    sql = compiled.string
+                    item.sql = compiled.string
                     values = [_bind(compiled, p) for p in item.params]
                     item.cursor = driver.cursor()
                     if len(values) > 1:
-                        item.cursor.executemany(sql, values)
+                        item.cursor.executemany(item.sql, values)
                     else:
-                        item.cursor.execute(sql, values[0])
+                        item.cursor.execute(item.sql, values[0])
             for item in queued:
                 if item.cursor.description is not None:
                     item.rows = item.cursor.fetchall()
@@ -97,7 +107,10 @@ class Batch:
             # A statement after a failed check ran anyway (e.g. the task rows of a step whose
             # instance was moved on by someone else meanwhile): the check names the cause.
             self._check(queued)
-            raise DBAPIError.instance(sql, None, err, self.conn.dialect.loaded_dbapi.Error) from err
+            failed = next((i.sql for i in queued if i.sql and i.cursor.rowcount < 0), "")
+            raise DBAPIError.instance(
+                failed, None, err, self.conn.dialect.loaded_dbapi.Error
+            ) from err
         self._check(queued)
 
     @staticmethod

@@ -22,7 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, clock, messages, notification_events, services, workdays
-from engine.batch import Batch
+from engine.batch import Batch, exactly_one
 from engine.errors import (
     InstanceNotFound,
     StaleTask,
@@ -316,23 +316,12 @@ class Step:
         conn = self.session.connection()
         batch = Batch(conn)  # one round trip for the rows below on PostgreSQL
         params = {f"p_{c}": getattr(inst, c) for c in INSTANCE_COLUMNS}
-        instance_id = inst.id
-
-        def saved(count: int) -> None:
-            if count != 1:
-                raise StaleTask(
-                    f"instance {instance_id} changed meanwhile (task already completed?); "
-                    "reload and try again"
-                )
-
-        batch.add(_SAVE_INSTANCE, params | {"p_id": inst.id, "p_version": inst.lock_version}, saved)
+        stale = StaleTask(
+            f"instance {inst.id} changed meanwhile (task already completed?); reload and try again"
+        )
+        params |= {"p_id": inst.id, "p_version": inst.lock_version}
+        batch.add(_SAVE_INSTANCE, params, exactly_one(stale))
         for row in self.completed_rows:
-            row_id = row.id
-
-            def done(count: int, row_id: int = row_id) -> None:
-                if count != 1:
-                    raise StaleTask(f"task {row_id} is already completed")
-
             batch.add(
                 _COMPLETE_TASK,
                 {
@@ -342,7 +331,7 @@ class Step:
                     "p_claimed_by": row.claimed_by_id,
                     "p_claimed_at": row.claimed_at,
                 },
-                done,
+                exactly_one(StaleTask(f"task {row.id} is already completed")),
             )
         # Marked as written now (the batch fails the whole transaction if they are not), so
         # that a query while the new task rows are built does not autoflush them again.
