@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -86,3 +86,11 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine) -> None:
     """Create or migrate the schema to the newest revision (idempotent)."""
     command.upgrade(alembic_config(engine), "head")
+
+
+def flushed_connection(session: Session) -> Connection:
+    """The session's connection after writing what the session still holds: prebuilt Core
+    statements run on it directly (cheaper than the ORM) but would not autoflush."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection()

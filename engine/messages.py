@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 import engine.step as steps  # a module import: engine.step imports this module too
 from engine import audit, clock, settings
 from engine.batch import Batch
+from engine.db import flushed_connection
 from engine.errors import InvalidInput
 from engine.models import MessageSubscription, PendingMessage, ProcessVersion
 
@@ -112,9 +113,7 @@ def after_step(session: Session, step: steps.Step, actor: Any, hops: int = 0) ->
             session, event.event_definition.name, key, event.payload, step.instance.id, actor, hops
         )
     for name, key in sorted(step.new_subscriptions):
-        if session.new or session.dirty or session.deleted:
-            session.flush()  # the look-up below is Core: it would not autoflush a kept message
-        found = session.connection().scalar(
+        found = flushed_connection(session).scalar(
             _PENDING_FOR, {"p_name": name, "p_key": key, "p_now": step.now}
         )
         pending = session.get(PendingMessage, found) if found is not None else None

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.committee import COMMITTEE_ROLE, committee_condition
+from engine.db import flushed_connection
 from engine.deploy import latest_decisions, latest_processes
 from engine.errors import InstanceNotFound
 from engine.models import AuditEntry, Instance, ProcessVersion, TaskModel, User
@@ -250,17 +251,9 @@ _HISTORY = (
 )
 
 
-def _named_task(row: Row[Any]) -> dict[str, Any]:
+def _named_task(row: Any) -> dict[str, Any]:
     """A row of _TASKS_NAMED as task_dict gives it."""
     return _task_fields(row, row.assignee, row.claimed_by, row.completed_by)
-
-
-def _connection(session: Session) -> Any:
-    """The session's connection, after writing anything still pending (the reads bypass the
-    ORM, so they would not autoflush)."""
-    if session.new or session.dirty or session.deleted:
-        session.flush()
-    return session.connection()
 
 
 def _state(conn: Any, instance_id: int) -> dict[str, Any]:
@@ -287,7 +280,7 @@ def _state(conn: Any, instance_id: int) -> dict[str, Any]:
 
 def instance_state(session: Session, instance_id: int) -> dict[str, Any]:
     """State, version and open tasks of one instance (its summary without the history)."""
-    conn = _connection(session)
+    conn = flushed_connection(session)
     state = _state(conn, instance_id)
     rows = conn.execute(_OPEN_TASKS_OF, {"p_instance": instance_id})
     return {**state, "open_tasks": [_named_task(r) for r in rows]}
@@ -296,7 +289,7 @@ def instance_state(session: Session, instance_id: int) -> dict[str, Any]:
 def completion(session: Session, task_id: int, instance_id: int) -> dict[str, Any]:
     """A task just completed and where its instance stands now: {"task", "instance"}, the
     instance without its history (two statements, whatever the instance's length)."""
-    conn = _connection(session)
+    conn = flushed_connection(session)
     state = _state(conn, instance_id)
     task: dict[str, Any] | None = None
     open_tasks: list[dict[str, Any]] = []

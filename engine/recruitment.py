@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, UniqueConstraint, bindparam, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from engine.db import flushed_connection
 from engine.errors import InvalidInput
 from engine.models import Base, DecisionVersion, Instance, utcnow
 from engine.services import ServiceContext, service
@@ -359,10 +360,8 @@ def _set_status(
     session: Session, nomor_peserta: str, status: str, now: datetime
 ) -> dict[str, Any] | None:
     """The status change as one statement; None when no row allowed it (nothing written)."""
-    if session.new or session.dirty or session.deleted:
-        session.flush()  # the UPDATE below bypasses the ORM, so it would not autoflush
     found = (
-        session.connection()
+        flushed_connection(session)
         .execute(_STATUS_UPDATES[status], {"p_nomor": nomor_peserta, "p_now": now})
         .first()
     )
