@@ -11,7 +11,6 @@ Latin-1 bytes) go through the API's deploy and validate, the editor's import and
 from __future__ import annotations
 
 import io
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,9 +29,9 @@ from engine.models import AuditEntry, DecisionVersion, ProcessVersion, SourceFil
 from engine.passwords import hash_password
 from engine.users import add_user
 from tests.conftest import CORPUS, DATA
+from tests.test_cli import Cli
 from tests.test_corpus import UNCLEAR
 from tests.web.conftest import make_app
-from webui.cli import main
 
 PASSWORD = "kata-sandi-uji"
 STORED = (ProcessVersion, DecisionVersion, SourceFile, AuditEntry, DiagramDraft)
@@ -144,21 +143,8 @@ def upload(client: FlaskClient, headers: dict[str, str], path: str, name: str, d
 
 def cli(url: str, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """Run `jenjang ARGS` in-process (main()'s own error handling): exit code, out, err."""
-    capsys.readouterr()
-    old = os.environ.get("JENJANG_DATABASE_URL")
-    os.environ["JENJANG_DATABASE_URL"] = url
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        if old is None:
-            del os.environ["JENJANG_DATABASE_URL"]
-        else:
-            os.environ["JENJANG_DATABASE_URL"] = old
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    proc = Cli(url, capsys)(*args, ok=False)
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 def check_deployed(db: Session, deployed: list[dict[str, Any]], before: dict[str, int]) -> None:
