@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import date, timedelta
 
 from playwright.sync_api import Page, expect
@@ -42,6 +43,19 @@ def select_element(page: Page, element_id: str) -> None:
         element_id,
     )
     expect(page.locator(".bio-properties-panel-header-label")).to_be_visible()
+
+
+def wait_for_model(page: Page, text: str, seconds: float = 10.0) -> None:
+    """Wait until the diagram model holds `text`. A field's value is written to the model on
+    its change event, and the panel re-renders after each change: typing into a field while
+    that re-render is pending can be undone by it, so a test checks the model, not the field."""
+    deadline = time.monotonic() + seconds
+    while True:
+        xml = page.evaluate("async () => (await jenjangEditor.modeler().saveXML()).xml")
+        if text in xml:
+            return
+        assert time.monotonic() < deadline, f"the diagram never held {text!r}"
+        page.wait_for_timeout(50)
 
 
 def formasi(kode: str) -> dict[str, object]:
@@ -134,6 +148,7 @@ def test_a_diagram_with_an_error_shows_it_on_the_element(
     expect(assignee).to_have_value("starter")
     assignee.fill("supervisor_of(")
     assignee.press("Enter")
+    wait_for_model(page, 'value="supervisor_of("')
 
     page.get_by_role("button", name="Validasi").click()
     marked = page.locator('.djs-element.jenjang-error[data-element-id="ajukan_pelatihan"]')
@@ -172,9 +187,11 @@ def test_the_form_key_select_lists_the_forms_and_writes_form_key(
     options = form_key.locator("option").all_inner_texts()
     assert options[1:] == registered_keys()
     form_key.select_option("pelatihan.isi_umpan_balik")
+    wait_for_model(page, 'value="pelatihan.isi_umpan_balik"')
     due = page.locator("#bio-properties-panel-jenjang-dueDate")
     due.fill("P5D")
     due.press("Enter")
+    wait_for_model(page, 'value="P5D"')
     page.get_by_role("button", name="Simpan draf").click()
     expect(page.locator("#editor-status")).to_have_text("Draf tersimpan.")
 

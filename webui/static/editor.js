@@ -236,14 +236,20 @@
   function textEntry(name, camundaName, label, help) {
     return function TextEntry(props) {
       var element = props.element;
+      var id = 'bio-properties-panel-jenjang-' + name;
+      // The panel re-renders after every change to the diagram. While the user is typing in
+      // this field (not yet written: that happens on its change event), keep what they typed
+      // instead of putting the model's value back.
+      var active = document.activeElement;
+      var typing = active && active.id === id ? active.value : null;
       var input = h('input', {
-        id: 'bio-properties-panel-jenjang-' + name,
+        id: id,
         name: 'jenjang-' + name,
         type: 'text',
         spellcheck: false,
         autocomplete: 'off',
         class: 'bio-properties-panel-input',
-        value: readProperty(element.businessObject, name, camundaName),
+        value: typing !== null ? typing : readProperty(element.businessObject, name, camundaName),
         onChange: function (event) { writeProperty(element, name, event.target.value); }
       });
       return entry('jenjang-' + name, label, input, help);
