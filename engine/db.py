@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import select
+import time
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -28,7 +31,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         options = kwargs["connect_args"].get("options", "")
         if "jit" not in options:
             kwargs["connect_args"]["options"] = f"{options} -c jit=off".strip()
-    if not url.startswith("sqlite"):
+    psycopg = url.startswith("postgresql+psycopg") and "psycopg2" not in url
+    if not url.startswith("sqlite") and not psycopg:
         # A server restart or a dropped connection must not fail the next request: a pooled
         # connection is checked (one round trip) before use and replaced when it is dead.
         kwargs.setdefault("pool_pre_ping", True)
@@ -36,7 +40,48 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+    elif psycopg and not kwargs.get("pool_pre_ping"):
+        event.listen(engine, "checkin", _checked_in)
+        event.listen(engine, "checkout", _check_alive)
     return engine
+
+
+# A pooled connection idle longer than this is pinged before use whatever its socket says.
+IDLE_PING_SECONDS = 10.0
+
+
+def _checked_in(dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _check_alive(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Replace a pooled psycopg connection the server has closed, mostly without a round trip.
+
+    The same guarantee as ``pool_pre_ping`` (a server restart does not fail the next request)
+    at the cost of a local check: an idle connection's socket has nothing to read unless the
+    server sent something — when it shuts down or ends the session, its farewell and the
+    end of the stream. Only then, or after a long idle spell, is the connection pinged; the
+    pool discards it if the ping fails and connects afresh.
+    """
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("connection closed")
+    idle_since = record.info.get("idle_since")
+    if idle_since is None:
+        return  # just connected
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError) as exc:
+        raise DisconnectionError(f"connection socket unusable: {exc}") from exc
+    if not readable and time.monotonic() - idle_since < IDLE_PING_SECONDS:
+        return
+    import psycopg  # only psycopg connections get here
+
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        dbapi_connection.rollback()
+    except psycopg.Error as exc:
+        raise DisconnectionError(f"connection lost: {exc}") from exc
 
 
 WRITER = {"sqlite_begin": "IMMEDIATE"}

@@ -4,8 +4,8 @@ When the database cannot be reached (server down or restarting, network cut, poo
 pages answer 503 with a short page and the API answers 503 in JSON, both with ``Retry-After``.
 The page is rendered straight from its template, without the context processors and the
 logged-in user, because both would read the database again. Nothing else is needed to
-recover: the engine checks a pooled connection before use (``pool_pre_ping`` in
-``engine.db.make_engine``), so the first request after the database returns works.
+recover: the engine replaces a pooled connection the server has closed before use
+(``engine.db._check_alive``), so the first request after the database returns works.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A throwaway PostgreSQL server of the test's own is stopped under a running app and started
 again: while it is down every page answers a short 503 page and every API call a 503 JSON
 error (no traceback, nothing kept); once it is back, the very next request works, with no
-restart of the app (pooled connections are checked before use: ``pool_pre_ping``).
+restart of the app (pooled connections are checked before use: ``engine.db._check_alive``).
 """
 
 from __future__ import annotations
