@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.batch import Batch
@@ -76,27 +75,72 @@ _MOVE_HEAD = (
 )
 _INSERT = insert(AuditEntry)
 
+# PostgreSQL chains in the server, in one statement: lock and read the head, number and hash
+# each row (digest() in SQL: its content between the id and the previous hash comes from
+# Python as UTF-8), insert them and move the head. It rides in the step's own round trip, and
+# the head stays locked only from there to COMMIT. No head row (migration 0001 writes it): the
+# ids come out NULL and the insert fails rather than write unchained rows.
+_CHAIN = text(
+    """
+WITH RECURSIVE head AS (
+    SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE
+), incoming AS (
+    SELECT * FROM unnest(
+        CAST(:middle AS bytea[]), CAST(:at AS timestamp[]), CAST(:actor AS varchar[]),
+        CAST(:action AS varchar[]), CAST(:process_key AS varchar[]),
+        CAST(:instance_id AS integer[]), CAST(:task_id AS integer[]),
+        CAST(:element_id AS varchar[]), CAST(:detail AS text[])
+    ) WITH ORDINALITY AS r(middle, at, actor, action, process_key, instance_id, task_id,
+                          element_id, detail, n)
+), chained(n, id, hash) AS (
+    SELECT CAST(0 AS bigint), h.last_id, CAST(h.last_hash AS text)
+    FROM (SELECT) AS one LEFT JOIN head AS h ON true
+  UNION ALL
+    SELECT r.n, c.id + 1, encode(sha256(
+        convert_to('[' || (c.id + 1) || ',', 'UTF8') || r.middle
+        || convert_to(',"' || c.hash || '"]', 'UTF8')), 'hex')
+    FROM chained AS c JOIN incoming AS r ON r.n = c.n + 1
+), written AS (
+    INSERT INTO audit_entry (id, at, actor, action, process_key, instance_id, task_id,
+                             element_id, detail, hash)
+    SELECT c.id, r.at, r.actor, r.action, r.process_key, r.instance_id, r.task_id,
+           r.element_id, r.detail, c.hash
+    FROM chained AS c JOIN incoming AS r ON r.n = c.n
+)
+UPDATE audit_head SET last_id = c.id, last_hash = c.hash
+FROM chained AS c
+WHERE audit_head.id = 1 AND c.n = CAST(:count AS bigint)
+"""
+)
+CONTENT = FIELDS[1:-1]  # what is hashed between the id and the previous hash
 
-def lock_head(batch: Batch) -> Callable[[], Any]:
-    """Queue the audit head's lock and read in a step's batch; pass the result to write()."""
-    item = batch.add(_HEAD, {})
-    return lambda: item.rows[0] if item.rows else None
+
+def _content(row: dict[str, Any]) -> bytes:
+    """What digest() hashes of a row between `[id,` and `,"prev_hash"]`, as UTF-8."""
+    values = [row[f].isoformat(timespec="microseconds") if f == "at" else row[f] for f in CONTENT]
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)[1:-1].encode("utf-8")
 
 
-def write(
-    session: Session, rows: list[dict[str, Any]], locked: Callable[[], Any] | None = None
-) -> None:
+def write(session: Session, rows: list[dict[str, Any]], send: bool = True) -> None:
     """Chain and insert rows in the caller's transaction.
 
     Call it after the step's own rows are written: lock order is instance rows first, then
     the audit head, which serialises appends (FOR UPDATE on PostgreSQL; one writer on SQLite).
-    locked: the head as lock_head() read it in this transaction, with no audit row written
-    since (saves the round trip of reading it here).
+    send: False leaves the statement queued in the connection's batch on PostgreSQL (sent
+    with the step's other writes, or with the COMMIT): only when nothing can fail after it.
     """
     if not rows:
         return
     conn = session.connection()
-    head = locked() if locked is not None else conn.execute(_HEAD).first()
+    if conn.dialect.name == "postgresql":
+        batch = Batch.of(conn)
+        params: dict[str, Any] = {f: [row[f] for row in rows] for f in CONTENT}
+        params |= {"middle": [_content(row) for row in rows], "count": len(rows)}
+        batch.add(_CHAIN, params)  # no head row: the insert fails (NULL id), nothing is kept
+        if send:
+            batch.run()
+        return
+    head = conn.execute(_HEAD).first()
     if head is None:
         conn.execute(_NEW_HEAD)
         last_id, last_hash = 0, GENESIS
@@ -106,10 +150,8 @@ def write(
         last_id += 1
         row["id"] = last_id
     last_hash = chain(rows, last_hash)
-    batch = Batch(conn)  # insert and head move in one round trip on PostgreSQL
-    batch.add(_INSERT, rows)
-    batch.add(_MOVE_HEAD, {"new_id": last_id, "new_hash": last_hash})
-    batch.run()
+    conn.execute(_INSERT, rows)
+    conn.execute(_MOVE_HEAD, {"new_id": last_id, "new_hash": last_hash})
 
 
 def chain(rows: list[dict[str, Any]], last_hash: str) -> str:

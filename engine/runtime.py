@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine import audit, messages
+from engine.batch import Batch
 from engine.committee import committee_allows
 from engine.errors import (
     InvalidInput,
@@ -51,7 +52,12 @@ _TASK_AND_INSTANCE = (
     .join(Instance, TaskModel.instance_id == Instance.id)
     .join(ProcessVersion, Instance.process_version_id == ProcessVersion.id)
     .where(TaskModel.id == bindparam("p_id"))
+    # The instance is locked until commit: a concurrent step on it waits, then reads what
+    # this one left, so neither can lose its write to the other (and this one's writes may go
+    # with its COMMIT, in one round trip). Rows referring to it (task inserts) are not blocked.
+    .with_for_update(of=Instance.__table__, key_share=True)
 )
+_FETCHED = list(_TASK_AND_INSTANCE.selected_columns.keys())
 
 
 def latest_version(session: Session, key: str) -> ProcessVersion:
@@ -203,11 +209,14 @@ def _check_open(
 
 
 def _fetch_open_task(session: Session, task_id: int, actor: User) -> tuple[Any, Any, VersionRef]:
-    """The task, its instance and version as plain rows, in one Core query (the hot path)."""
-    found = session.connection().execute(_TASK_AND_INSTANCE, {"p_id": task_id}).first()
-    if found is None:
+    """The task, its instance (locked) and version as plain rows, in one Core query (the hot
+    path): on PostgreSQL the BEGIN goes in the same round trip."""
+    batch = Batch.of(session.connection())
+    fetched = batch.add(_TASK_AND_INSTANCE, {"p_id": task_id})
+    batch.run()
+    if not fetched.rows:
         raise TaskNotFound(f"task {task_id} does not exist")
-    values = found._mapping
+    values = dict(zip(_FETCHED, fetched.rows[0], strict=True))
     row = SimpleNamespace(**{c.key: values[f"t_{c.key}"] for c in TaskModel.__table__.columns})
     instance = SimpleNamespace(**{c.key: values[f"i_{c.key}"] for c in Instance.__table__.columns})
     _check_open(session, row, task_id, actor, instance.started_by_id)
@@ -295,7 +304,7 @@ def complete_task(
         raise NotAllowed(f"task {task_id} is claimed by someone else")
     if instance.state not in ACTIVE_STATES:
         raise InvalidState(f"instance {instance.id} is {instance.state}")
-    step = Step(session, instance, version)
+    step = Step(session, instance, version, locked=True)
     task = step.wf.get_task_from_id(UUID(row.spiff_task_id))
     if task is None or task.state != TaskState.READY:
         raise StaleTask(f"task {task_id} is no longer ready")

@@ -239,9 +239,17 @@ def _committed(
 class Step:
     """One engine step on one instance: load, act, persist, copy tasks, audit — no commit."""
 
-    def __init__(self, session: Session, instance: Any, version: VersionRef | None = None) -> None:
-        """instance: an ORM Instance, or the plain row the hot path fetched with Core."""
+    def __init__(
+        self,
+        session: Session,
+        instance: Any,
+        version: VersionRef | None = None,
+        locked: bool = False,
+    ) -> None:
+        """instance: an ORM Instance, or the plain row the hot path fetched with Core.
+        locked: the instance row is locked (FOR NO KEY UPDATE) in this transaction."""
         self.session = session
+        self.locked = locked
         self.instance = instance
         self.version = version or VersionRef.of(instance.process_version)
         self.now = utcnow()
@@ -314,7 +322,7 @@ class Step:
                 detail={"message": inst.error_message},
             )
         conn = self.session.connection()
-        batch = Batch(conn)  # one round trip for the rows below on PostgreSQL
+        batch = Batch.of(conn)  # one round trip for the rows below and the audit's
         params = {f"p_{c}": getattr(inst, c) for c in INSTANCE_COLUMNS}
         stale = StaleTask(
             f"instance {inst.id} changed meanwhile (task already completed?); reload and try again"
@@ -351,16 +359,19 @@ class Step:
             self._sync_tasks(actor, conn, batch)
         waits = set(messages.waiting(self.wf)) if inst.state in ACTIVE_STATES else set()
         messages.sync_subscriptions(batch, inst.id, self.subscriptions_before, waits)
-        # The audit head is locked last (after the instance row) and read in the same trip;
-        # nothing below writes audit rows before this step's own, so the read stays good.
-        head = audit.lock_head(batch) if self.audits else None
-        batch.run()
-        notification_events.after_step(self, actor)  # in-app notices and email
+        # In-app notices and email: a query they make sends the queued rows first.
+        notification_events.after_step(self, actor)
         self.new_subscriptions = waits - self.subscriptions_before
         self.subscriptions_before = waits
         self.flush()  # anything else pending in the session (normally nothing)
-        audit.write(self.session, self.audits, head)
+        # The audit head is locked last (after the instance row), in the same trip.
+        audit.write(self.session, self.audits, send=False)
         self.audits = []
+        if not self.locked:
+            # Someone may have moved the instance on since it was read: know it now. A step
+            # holding the instance's row lock cannot lose that race, so its writes go with
+            # the COMMIT (or the transaction's next statement).
+            batch.run()
 
     def flush(self) -> None:
         """Write pending ORM changes; a lost optimistic-lock race becomes StaleTask."""

@@ -1,4 +1,5 @@
-"""Optimistic concurrency: of two simultaneous completions of one task, exactly one wins."""
+"""Concurrency: of two simultaneous completions of one task, exactly one wins; two different
+tasks of one instance completed at once both go through (the second waits for the first)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.db import session_factory
 from engine.errors import NotAllowed, StaleTask
-from engine.models import AuditEntry, TaskModel
+from engine.models import AuditEntry, Instance, TaskModel
 from engine.runtime import claim_task, complete_task, start_instance
 from engine.users import get_user
 from tests.conftest import deploy_files, make_user
@@ -18,8 +20,10 @@ from tests.conftest import deploy_files, make_user
 ROUNDS = 10
 
 
-def _race(engine: Engine, action: str, task_id: int, users: list[str]) -> list[str]:
-    """Run the action for each user in its own thread and transaction, released together."""
+def _race(engine: Engine, action: str, tasks: dict[str, int]) -> list[str]:
+    """Run the action for each user on their task, each in its own thread and transaction,
+    released together."""
+    users = list(tasks)
     barrier = threading.Barrier(len(users))
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -31,9 +35,9 @@ def _race(engine: Engine, action: str, task_id: int, users: list[str]) -> list[s
                 user = get_user(s, name)
                 barrier.wait(timeout=30)
                 if action == "complete":
-                    complete_task(s, task_id, user, {"by": name})
+                    complete_task(s, tasks[name], user, {"by": name})
                 else:
-                    claim_task(s, task_id, user)
+                    claim_task(s, tasks[name], user)
             result = "won"
         except (StaleTask, NotAllowed) as exc:
             result = f"lost: {exc}"
@@ -59,7 +63,7 @@ def test_two_concurrent_completions_exactly_one_wins(db_engine: Engine, session:
         session.commit()
         task_id = session.scalar(select(TaskModel.id).where(TaskModel.instance_id == inst.id))
         assert task_id is not None
-        outcomes = _race(db_engine, "complete", task_id, ["staf1", "staf2"])
+        outcomes = _race(db_engine, "complete", {"staf1": task_id, "staf2": task_id})
         assert sorted(o.split(":")[0] for o in outcomes) == ["lost", "won"], outcomes
         session.expire_all()
         row = session.get(TaskModel, task_id)
@@ -91,5 +95,37 @@ def test_two_concurrent_claims_exactly_one_wins(db_engine: Engine, session: Sess
     session.commit()
     task_id = session.scalar(select(TaskModel.id).where(TaskModel.instance_id == inst.id))
     assert task_id is not None
-    outcomes = _race(db_engine, "claim", task_id, ["staf1", "staf2"])
+    outcomes = _race(db_engine, "claim", {"staf1": task_id, "staf2": task_id})
     assert sorted(o.split(":")[0] for o in outcomes) == ["lost", "won"], outcomes
+
+
+@pytest.mark.parametrize("db_engine", ["postgres"], indirect=True)
+def test_two_tasks_of_one_instance_completed_at_once_both_go_through(
+    db_engine: Engine, session: Session
+) -> None:
+    """A step locks its instance from its first read: the other step waits, then runs on the
+    state the first one left, instead of losing to it (StaleTask) and being retried by hand."""
+    deploy_files(session, "two_parallel.bpmn")
+    make_user(session, "staf1", "staf")
+    make_user(session, "staf2", "staf")
+    admin = make_user(session, "admin1", "admin")
+    for _ in range(ROUNDS):
+        inst = start_instance(session, "two_parallel", admin, {})
+        session.commit()
+        rows = session.execute(
+            select(TaskModel.element_id, TaskModel.id)
+            .where(TaskModel.instance_id == inst.id)
+            .order_by(TaskModel.element_id)
+        ).all()
+        assert [r.element_id for r in rows] == ["a", "b"]
+        outcomes = _race(db_engine, "complete", {"staf1": rows[0].id, "staf2": rows[1].id})
+        assert outcomes == ["won", "won"], outcomes
+        session.expire_all()
+        assert session.get(Instance, inst.id).state == "completed"  # type: ignore[union-attr]
+        by = session.scalars(
+            select(AuditEntry.actor)
+            .where(AuditEntry.instance_id == inst.id, AuditEntry.action == "completed")
+            .order_by(AuditEntry.actor)
+        ).all()
+        assert by == ["staf1", "staf2"]
+    assert audit.verify(session).ok

@@ -1,0 +1,145 @@
+"""Round trips of a step on PostgreSQL (engine.batch), and what queued writes do on the way.
+
+A task completion takes two round trips: BEGIN with the fetch of the task and its locked
+instance, then every write of the step with the COMMIT. Writes left queued for the COMMIT are
+still sent before any later statement of the transaction, dropped by a rollback, and a failure
+among them fails the commit with nothing kept.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+import pytest
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine import audit
+from engine.batch import Batch, exactly_one
+from engine.db import session_factory
+from engine.errors import StaleTask
+from engine.models import AuditEntry, AuditHead, Instance, TaskModel, User
+from engine.runtime import complete_task, start_instance
+from tests.conftest import deploy_files, make_user
+
+pytestmark = pytest.mark.parametrize("db_engine", ["postgres"], indirect=True)
+
+
+@pytest.fixture
+def staff(session: Session) -> User:
+    deploy_files(session, "four_tasks.bpmn")
+    return make_user(session, "staf1", "staf")
+
+
+def open_task(session: Session, staff: User) -> int:
+    """A new instance's first task (committed)."""
+    inst = start_instance(session, "four_tasks", staff, {"skip": False})
+    session.commit()
+    task_id = session.scalar(
+        select(TaskModel.id).where(
+            TaskModel.instance_id == inst.id, TaskModel.completed_at.is_(None)
+        )
+    )
+    assert task_id is not None
+    return task_id
+
+
+def round_trips(db_engine: Engine, task_id: int, staff: User) -> tuple[int, str]:
+    """Complete a task and commit: the round trips (answers ending in ReadyForQuery) and
+    the protocol messages the connection exchanged meanwhile."""
+    from psycopg import pq
+
+    with session_factory(db_engine)() as s, tempfile.TemporaryFile() as out:
+        pgconn = s.connection().connection.driver_connection.pgconn  # type: ignore[union-attr]
+        pgconn.trace(out.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            complete_task(s, task_id, staff, {"catatan": "lengkap"})
+            s.commit()
+        finally:
+            pgconn.untrace()
+        out.seek(0)
+        log = out.read().decode()
+    return log.count("ReadyForQuery"), log
+
+
+def test_a_task_completion_takes_two_round_trips(
+    db_engine: Engine, session: Session, staff: User
+) -> None:
+    round_trips(db_engine, open_task(session, staff), staff)  # statements seen once
+    task_id = open_task(session, staff)
+    trips, log = round_trips(db_engine, task_id, staff)
+    assert trips == 2, log
+    first, second = log.split("ReadyForQuery", 1)
+    assert '"BEGIN"' in first and "FOR NO KEY UPDATE OF process_instance" in first
+    assert "COMMIT" in second and "audit_head" in second and "UPDATE task" in second
+    assert "ROLLBACK" not in log
+    session.expire_all()
+    assert session.scalar(select(TaskModel.outcome).where(TaskModel.id == task_id)) == "completed"
+    assert audit.verify(session).ok
+
+
+def test_queued_writes_go_before_the_next_statement_and_a_rollback_drops_them(
+    db_engine: Engine, session: Session, staff: User
+) -> None:
+    task_id = open_task(session, staff)
+    with session_factory(db_engine)() as s:
+        complete_task(s, task_id, staff, {"catatan": "lengkap"})
+        assert Batch.of(s.connection()).queued  # left for the COMMIT
+        # Read in the same transaction: the queued writes are sent first, in order.
+        done = s.scalar(select(TaskModel.completed_at).where(TaskModel.id == task_id))
+        assert done is not None
+        assert not Batch.of(s.connection()).queued
+        complete_next = s.scalar(
+            select(TaskModel.id).where(TaskModel.completed_at.is_(None)).order_by(TaskModel.id)
+        )
+        assert complete_next is not None
+        complete_task(s, complete_next, staff, {"catatan": "lengkap"})
+        s.rollback()  # drops what was queued and undoes what was sent
+        # The connection is clean for the next transaction: nothing of the above comes back.
+        s.execute(select(1))
+        s.commit()
+    session.expire_all()
+    assert session.scalar(select(TaskModel.completed_at).where(TaskModel.id == task_id)) is None
+    assert session.scalar(select(AuditEntry.id).where(AuditEntry.action == "completed")) is None
+    assert audit.verify(session).ok
+
+
+def test_a_failing_queued_write_fails_the_commit_and_nothing_is_kept(
+    db_engine: Engine, session: Session, staff: User
+) -> None:
+    task_id = open_task(session, staff)
+    version = session.scalar(select(Instance.lock_version))
+    with session_factory(db_engine)() as s:
+        complete_task(s, task_id, staff, {"catatan": "lengkap"})
+        conn = s.connection()
+        Batch.of(conn).add(insert(AuditHead), {"id": 1, "last_id": 0, "last_hash": "0" * 64})
+        with pytest.raises(IntegrityError, match="audit_head_pkey"):
+            s.commit()
+    session.expire_all()
+    assert session.scalar(select(TaskModel.completed_at).where(TaskModel.id == task_id)) is None
+    assert session.scalar(select(Instance.lock_version)) == version
+    assert audit.verify(session).ok
+    # The pool's connection works afterwards: the task can still be completed.
+    with session_factory(db_engine)() as s, s.begin():
+        complete_task(s, task_id, staff, {"catatan": "lengkap"})
+    session.expire_all()
+    assert session.scalar(select(TaskModel.outcome).where(TaskModel.id == task_id)) == "completed"
+
+
+def test_a_row_count_check_failing_with_the_commit_keeps_nothing(
+    db_engine: Engine, session: Session, staff: User
+) -> None:
+    """A check cannot wait for the answer when the COMMIT rides in the same trip: it fails
+    in the server, before the COMMIT, and raises the check's own error."""
+    task_id = open_task(session, staff)
+    with session_factory(db_engine)() as s:
+        complete_task(s, task_id, staff, {"catatan": "lengkap"})
+        nobody = update(Instance).where(Instance.id == -1).values(state="running")
+        Batch.of(s.connection()).add(nobody, {}, exactly_one(StaleTask("instance -1 is gone")))
+        with pytest.raises(StaleTask, match="instance -1 is gone"):
+            s.commit()
+    session.expire_all()
+    assert session.scalar(select(TaskModel.completed_at).where(TaskModel.id == task_id)) is None
+    assert audit.verify(session).ok
