@@ -131,7 +131,8 @@ class Batch:
                         item.cursor.execute(_guarded(item.sql, number), values[0])
                     else:
                         item.cursor.execute(item.sql, values[0])
-                if commit:  # in this Sync; the driver's own commit() then has nothing to do
+                if commit and not driver.autocommit:
+                    # In this Sync; the driver's own commit() then has nothing to do.
                     driver.cursor().execute("COMMIT")
             for item in queued:
                 if item.cursor.description is not None:

@@ -96,7 +96,9 @@ def _check_alive(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     if idle_since is None:
         return  # just connected
     try:
-        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+        poller = select.poll()  # not select.select: it fails for descriptors past 1023
+        poller.register(dbapi_connection.fileno(), select.POLLIN)
+        readable = poller.poll(0)
     except (OSError, ValueError) as exc:
         raise DisconnectionError(f"connection socket unusable: {exc}") from exc
     if not readable and time.monotonic() - idle_since < IDLE_PING_SECONDS:
