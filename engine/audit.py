@@ -77,7 +77,7 @@ _INSERT = insert(AuditEntry)
 
 # PostgreSQL chains in the server, in one statement: lock and read the head, number and hash
 # each row (digest() in SQL: its content between the id and the previous hash comes from
-# Python as UTF-8), insert them and move the head. It rides in the step's own round trip, and
+# Python), insert them and move the head. It rides in the step's own round trip, and
 # the head stays locked only from there to COMMIT. No head row (migration 0001 writes it): the
 # ids come out NULL and the insert fails rather than write unchained rows.
 _CHAIN = text(
@@ -85,20 +85,17 @@ _CHAIN = text(
 WITH RECURSIVE head AS (
     SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE
 ), incoming AS (
-    SELECT * FROM unnest(
-        CAST(:middle AS bytea[]), CAST(:at AS timestamp[]), CAST(:actor AS varchar[]),
-        CAST(:action AS varchar[]), CAST(:process_key AS varchar[]),
-        CAST(:instance_id AS integer[]), CAST(:task_id AS integer[]),
-        CAST(:element_id AS varchar[]), CAST(:detail AS text[])
-    ) WITH ORDINALITY AS r(middle, at, actor, action, process_key, instance_id, task_id,
-                          element_id, detail, n)
+    SELECT * FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS (
+        middle text, at timestamp, actor varchar, action varchar, process_key varchar,
+        instance_id integer, task_id integer, element_id varchar, detail text
+    )) WITH ORDINALITY AS r(middle, at, actor, action, process_key, instance_id, task_id,
+                            element_id, detail, n)
 ), chained(n, id, hash) AS (
     SELECT CAST(0 AS bigint), h.last_id, CAST(h.last_hash AS text)
     FROM (SELECT) AS one LEFT JOIN head AS h ON true
   UNION ALL
-    SELECT r.n, c.id + 1, encode(sha256(
-        convert_to('[' || (c.id + 1) || ',', 'UTF8') || r.middle
-        || convert_to(',"' || c.hash || '"]', 'UTF8')), 'hex')
+    SELECT r.n, c.id + 1, encode(sha256(convert_to(
+        '[' || (c.id + 1) || ',' || r.middle || ',"' || c.hash || '"]', 'UTF8')), 'hex')
     FROM chained AS c JOIN incoming AS r ON r.n = c.n + 1
 ), written AS (
     INSERT INTO audit_entry (id, at, actor, action, process_key, instance_id, task_id,
@@ -115,10 +112,21 @@ WHERE audit_head.id = 1 AND c.n = CAST(:count AS bigint)
 CONTENT = FIELDS[1:-1]  # what is hashed between the id and the previous hash
 
 
-def _content(row: dict[str, Any]) -> bytes:
-    """What digest() hashes of a row between `[id,` and `,"prev_hash"]`, as UTF-8."""
+def _content(row: dict[str, Any]) -> str:
+    """What digest() hashes of a row between `[id,` and `,"prev_hash"]`."""
     values = [row[f].isoformat(timespec="microseconds") if f == "at" else row[f] for f in CONTENT]
-    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)[1:-1].encode("utf-8")
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)[1:-1]
+
+
+def _as_json(rows: list[dict[str, Any]]) -> str:
+    """The rows as one JSON parameter: psycopg adapts one text far faster than nine arrays."""
+    return json.dumps(
+        [
+            {f: row[f] for f in CONTENT}
+            | {"at": row["at"].isoformat(timespec="microseconds"), "middle": _content(row)}
+            for row in rows
+        ]
+    )
 
 
 def write(session: Session, rows: list[dict[str, Any]], send: bool = True) -> None:
@@ -134,8 +142,7 @@ def write(session: Session, rows: list[dict[str, Any]], send: bool = True) -> No
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         batch = Batch.of(conn)
-        params: dict[str, Any] = {f: [row[f] for row in rows] for f in CONTENT}
-        params |= {"middle": [_content(row) for row in rows], "count": len(rows)}
+        params = {"rows": _as_json(rows), "count": len(rows)}
         batch.add(_CHAIN, params)  # no head row: the insert fails (NULL id), nothing is kept
         if send:
             batch.run()

@@ -102,3 +102,28 @@ def test_inserted_row_is_found(session: Session) -> None:
     session.commit()
     message = audit.verify(session).message
     assert message == "audit row 4: content was changed, or row 3 was rewritten"
+
+
+def test_rows_written_together_chain_as_python_would_hash_them(session: Session) -> None:
+    """On PostgreSQL the server numbers and hashes the rows; the hashes must be exactly what
+    engine.audit.digest computes, for text beyond ASCII and empty fields too."""
+    _some_history(session)
+    head = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    rows = [
+        audit.entry("pegawai1", "catatan", detail={"isi": "Pengumuman: lulus ✓ — “tahap 2”"}),
+        audit.entry("pegawai1", "catatan", process_key="four_tasks", instance_id=1, task_id=2),
+        audit.entry("Ñoño", "catatan", element_id="t1", detail={"emoji": "🎓", "n": None}),
+    ]
+    expected = [dict(row) for row in rows]
+    audit.write(session, rows)
+    session.commit()
+    for number, row in enumerate(expected, start=5):  # after the history's four rows
+        row["id"] = number
+    audit.chain(expected, head)
+    stored = session.execute(
+        select(AuditEntry.id, AuditEntry.hash, AuditEntry.detail).order_by(AuditEntry.id)
+    ).all()[-3:]
+    assert [r.hash for r in stored] == [row["hash"] for row in expected]
+    assert [r.id for r in stored] == [5, 6, 7]
+    assert stored[0].detail == expected[0]["detail"]
+    assert audit.verify(session).ok
