@@ -34,10 +34,20 @@ FIELDS = (
 )
 
 
+CONTENT = FIELDS[1:-1]  # what is hashed between the id and the previous hash
+
+
+def _content(row: dict[str, Any]) -> str:
+    """What digest() hashes of a row between `[id,` and `,"prev_hash"]`."""
+    values = [row[f].isoformat(timespec="microseconds") if f == "at" else row[f] for f in CONTENT]
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)[1:-1]
+
+
 def digest(row: dict[str, Any]) -> str:
-    """The sha256 of a row's content and `prev_hash`, the previous row's hash."""
-    values = [row[f].isoformat(timespec="microseconds") if f == "at" else row[f] for f in FIELDS]
-    content = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+    """The sha256 of a row's content and `prev_hash`, the previous row's hash: of the JSON
+    list of FIELDS' values, `[id,<_content(row)>,"prev_hash"]` (PostgreSQL's _CHAIN builds
+    the same text)."""
+    content = f"[{json.dumps(row['id'])},{_content(row)},{json.dumps(row['prev_hash'])}]"
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
@@ -109,13 +119,6 @@ FROM chained AS c
 WHERE audit_head.id = 1 AND c.n = CAST(:count AS bigint)
 """
 )
-CONTENT = FIELDS[1:-1]  # what is hashed between the id and the previous hash
-
-
-def _content(row: dict[str, Any]) -> str:
-    """What digest() hashes of a row between `[id,` and `,"prev_hash"]`."""
-    values = [row[f].isoformat(timespec="microseconds") if f == "at" else row[f] for f in CONTENT]
-    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)[1:-1]
 
 
 def _as_json(rows: list[dict[str, Any]]) -> str:

@@ -108,7 +108,7 @@ def _check_alive(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     try:
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        dbapi_connection.rollback()
+        _rollback_keeping_prepared(dbapi_connection)
     except psycopg.Error as exc:
         raise DisconnectionError(f"connection lost: {exc}") from exc
 

@@ -370,8 +370,9 @@ class Step:
         if not self.locked:
             # Someone may have moved the instance on since it was read: know it now. A step
             # holding the instance's row lock cannot lose that race, so its writes go with
-            # the COMMIT (or the transaction's next statement).
-            batch.run()
+            # the COMMIT (or the transaction's next statement). (A query above may have sent
+            # `batch` already, and the audit statement then went into the connection's next.)
+            Batch.of(conn).run()
 
     def flush(self) -> None:
         """Write pending ORM changes; a lost optimistic-lock race becomes StaleTask."""
