@@ -86,7 +86,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/engine_step.py -n 300 --record
 	$(BIN)/python bench/scale.py --url "$(BENCH_URL)" --reset --record
 	$(BIN)/python bench/storage.py --url "$(BENCH_URL)" --reset --record
-	$(BIN)/python bench/engine_step.py -n 300 --url "$(BENCH_URL)" --record
+	$(BIN)/python bench/engine_step.py -n 300 --url "$(BENCH_URL)" --reset --record
 	$(BIN)/python bench/http_load.py --url "$(BENCH_URL)" --reset --record
 	$(BIN)/python bench/http_load.py --url "$(BENCH_URL)" --reset --applications 20000 --share 1.0 --duration 30 --record
 	$(BIN)/python bench/reports.py --url "$(BENCH_URL)" --reset --record

@@ -8,6 +8,10 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -99,3 +103,12 @@ class Timer:
         if not self.values:
             return 0.0, 0.0
         return percentile(self.values, 50) * 1000, percentile(self.values, 95) * 1000
+
+
+def reset_schema(engine: Engine) -> None:
+    """Drop and recreate the database's `public` schema (PostgreSQL): a throwaway database only."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))

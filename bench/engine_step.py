@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import percentile, progress  # noqa: E402
+from bench.common import percentile, progress, reset_schema  # noqa: E402
 from engine.db import make_engine, session_factory, upgrade  # noqa: E402
 from engine.deploy import deploy  # noqa: E402
 from engine.models import AuditEntry, Instance, TaskModel  # noqa: E402
@@ -73,9 +73,11 @@ def run_raw(n: int) -> tuple[list[float], int]:
     return steps, size
 
 
-def run_engine(n: int, url: str) -> tuple[list[float], dict[str, int]]:
+def run_engine(n: int, url: str, reset: bool = False) -> tuple[list[float], dict[str, int]]:
     """The engine: one transaction per step on a real database, committed."""
     engine = make_engine(url)
+    if reset:
+        reset_schema(engine)
     upgrade(engine)
     factory = session_factory(engine)
     with factory() as s, s.begin():
@@ -182,13 +184,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("-n", type=int, default=300, help="instances per side (default 300)")
     ap.add_argument("--quick", action="store_true", help="a smoke run under a minute (n=40)")
     ap.add_argument("--url", help="database URL for the engine side (default: a temp SQLite file)")
+    ap.add_argument(
+        "--reset", action="store_true", help="drop and recreate the schema first (PostgreSQL)"
+    )
     ap.add_argument("--record", action="store_true", help="write results to docs/benchmarks.md")
     args = ap.parse_args(argv)
+    if args.reset and not (args.url or "").startswith("postgresql"):
+        ap.error("--reset drops the schema of a PostgreSQL database given with --url")
     n = 40 if args.quick else args.n
     with tempfile.TemporaryDirectory() as tmp:
         url = args.url or f"sqlite:///{tmp}/bench.db"
         raw_steps, raw_bytes = run_raw(n)
-        eng_steps, sizes = run_engine(n, url)
+        eng_steps, sizes = run_engine(n, url, args.reset)
     raw_p50, eng_p50 = statistics.median(raw_steps), statistics.median(eng_steps)
     ratio = eng_p50 / raw_p50
     lines = [
@@ -211,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
         command = "python bench/engine_step.py" + (" --quick" if args.quick else f" -n {n}")
         if args.url:
             backend = "PostgreSQL (local)" if args.url.startswith("postgresql") else "given URL"
-            record(lines, command + " --url URL --record", backend)
+            record(lines, command + " --url URL --reset --record", backend)
         else:
             record(lines, command + " --record")
 

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import engine.hr as hr  # noqa: E402
+from bench.common import reset_schema  # noqa: E402
 from engine import announcements, reports, reports_hr  # noqa: E402
 from engine.db import make_engine, session_factory, upgrade  # noqa: E402
 from engine.deploy import deploy  # noqa: E402
@@ -70,9 +71,7 @@ def bulk(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
 
 def reset(engine: Engine) -> None:
     """Drop and recreate the public schema, then migrate."""
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+    reset_schema(engine)
     upgrade(engine)
 
 

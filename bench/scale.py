@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import forms  # noqa: E402
-from bench.common import Timer, command_line, progress, record  # noqa: E402
+from bench.common import Timer, command_line, progress, record, reset_schema  # noqa: E402
 from engine.audit import chain  # noqa: E402
 from engine.db import make_engine, session_factory, upgrade  # noqa: E402
 from engine.deploy import deploy  # noqa: E402
@@ -159,13 +159,6 @@ class World:
     password_hash: str = ""
 
 
-def reset(engine: Engine) -> None:
-    """Drop and recreate the public schema (PostgreSQL)."""
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-
-
 def open_formasi(session: Session, panitia: User, kode: str, days: int = 60) -> int:
     """A formasi through `seleksi_formasi`, registration open for `days`; its formasi row id."""
     from engine.recruitment import Formasi
@@ -211,7 +204,7 @@ def setup(url: str, formasi: int, do_reset: bool) -> tuple[Engine, World]:
     """Schema, processes, staff, formasi and one template per stage per formasi."""
     engine = make_engine(url)
     if do_reset and engine.dialect.name == "postgresql":
-        reset(engine)
+        reset_schema(engine)
     upgrade(engine)
     factory = session_factory(engine)
     hashed = hash_password(PASSWORD)
