@@ -44,33 +44,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
     elif psycopg:
         batch.install(engine)
-        engine.dialect.do_rollback = _rollback_keeping_prepared  # type: ignore[method-assign]
+        engine.dialect.do_rollback = batch.rollback_keeping_prepared  # type: ignore[method-assign]
         if not kwargs.get("pool_pre_ping"):
             event.listen(engine, "checkin", _checked_in)
             event.listen(engine, "checkout", _check_alive)
     return engine
-
-
-def _rollback_keeping_prepared(dbapi_connection: Any) -> None:
-    """Roll back without dropping the connection's prepared statements.
-
-    psycopg forgets its prepared statements at every rollback, and deallocates them on the
-    server (a round trip), in case the transaction had created what they refer to. Every
-    read-only session ends with a rollback, so no statement stayed prepared: each was planned
-    again on every use (0.1-0.2 ms for a join). Jenjang changes its schema only in migrations,
-    and psycopg still forgets them after a DROP or ALTER. A connection in any other state than
-    an open or failed transaction goes through psycopg's own rollback.
-    """
-    from psycopg import pq
-
-    pgconn = dbapi_connection.pgconn
-    status = pgconn.transaction_status
-    if status not in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR):
-        dbapi_connection.rollback()
-        return
-    result = pgconn.exec_(b"ROLLBACK")
-    if result.status != pq.ExecStatus.COMMAND_OK:
-        dbapi_connection.rollback()  # psycopg raises the error as its own
 
 
 # A pooled connection idle longer than this is pinged before use whatever its socket says.
@@ -108,7 +86,7 @@ def _check_alive(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     try:
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        _rollback_keeping_prepared(dbapi_connection)
+        batch.rollback_keeping_prepared(dbapi_connection)
     except psycopg.Error as exc:
         raise DisconnectionError(f"connection lost: {exc}") from exc
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import tempfile
 
 import pytest
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, batch
 from engine.batch import Batch, exactly_one
-from engine.db import session_factory
+from engine.db import make_engine, session_factory
 from engine.errors import StaleTask
 from engine.models import AuditEntry, AuditHead, Instance, TaskModel, User
 from engine.runtime import complete_task, start_instance
@@ -151,3 +151,108 @@ def test_a_row_count_check_failing_with_the_commit_keeps_nothing(
     session.expire_all()
     assert session.scalar(select(TaskModel.completed_at).where(TaskModel.id == task_id)) is None
     assert audit.verify(session).ok
+
+
+def one_connection(db_engine: Engine) -> Engine:
+    """An engine on the test database whose sessions all share one connection."""
+    return make_engine(db_engine.url.render_as_string(hide_password=False), pool_size=1)
+
+
+def assert_completed(session: Session, task_id: int) -> None:
+    """The task was completed and committed, and the audit chain holds."""
+    session.expire_all()
+    assert session.scalar(select(TaskModel.outcome).where(TaskModel.id == task_id)) == "completed"
+    assert audit.verify(session).ok
+
+
+def named_statements(s: Session) -> list[str]:
+    """The batch's prepared statements on the session's connection."""
+    rows = s.scalars(text("SELECT name FROM pg_prepared_statements WHERE name LIKE 'jenjang%'"))
+    return sorted(rows)
+
+
+def test_a_steps_statements_are_prepared_once_per_connection(
+    db_engine: Engine, session: Session, staff: User
+) -> None:
+    engine = one_connection(db_engine)
+    try:
+        round_trips(engine, open_task(session, staff), staff)
+        trips, log = round_trips(engine, open_task(session, staff), staff)
+        assert trips == 2, log
+        parsed = [line for line in log.splitlines() if "\tParse\t" in line]
+        # Only BEGIN and COMMIT are parsed again (unnamed); the writes and the fetch go by name.
+        assert [line.split('"')[3] for line in parsed] == ["BEGIN", "COMMIT"], log
+        assert log.count("\tBind\t") == 2 + 5, log  # BEGIN, COMMIT and five statements
+        with session_factory(engine)() as s:
+            assert len(named_statements(s)) == 5
+    finally:
+        engine.dispose()
+
+
+def test_statements_deallocated_by_psycopg_in_a_transaction_are_prepared_again(
+    db_engine: Engine, session: Session, staff: User
+) -> None:
+    """A savepoint rolled back (e.g. a failed service call in a step) makes psycopg
+    deallocate every prepared statement of the connection, the batch's too."""
+    engine = one_connection(db_engine)
+    first, second = open_task(session, staff), open_task(session, staff)
+    try:
+        with session_factory(engine)() as s:
+            s.connection().connection.driver_connection.prepare_threshold = 0  # type: ignore[union-attr]
+            complete_task(s, first, staff, {"catatan": "lengkap"})
+            s.commit()
+            assert named_statements(s)
+            savepoint = s.begin_nested()
+            s.execute(select(User.id))  # prepared by psycopg itself at once
+            savepoint.rollback()
+            assert named_statements(s) == []  # psycopg deallocated them all
+            complete_task(s, second, staff, {"catatan": "lengkap"})
+            s.commit()
+            assert named_statements(s)
+    finally:
+        engine.dispose()
+    assert_completed(session, second)
+
+
+def test_statements_deallocated_behind_the_batchs_back_are_prepared_again(
+    db_engine: Engine, session: Session, staff: User
+) -> None:
+    """Deallocated where no hook sees it: the trip that began the transaction is sent again."""
+    engine = one_connection(db_engine)
+    first, second = open_task(session, staff), open_task(session, staff)
+    try:
+        with session_factory(engine)() as s:
+            complete_task(s, first, staff, {"catatan": "lengkap"})
+            s.commit()
+            driver = s.connection().connection.driver_connection
+            s.commit()
+            driver.pgconn.exec_(b"DEALLOCATE ALL")  # type: ignore[union-attr]
+            complete_task(s, second, staff, {"catatan": "lengkap"})
+            s.commit()
+    finally:
+        engine.dispose()
+    assert_completed(session, second)
+
+
+def test_an_interrupted_trip_closes_the_connection_and_the_pool_replaces_it(
+    db_engine: Engine, session: Session, staff: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = one_connection(db_engine)
+    task_id = open_task(session, staff)
+
+    def interrupted(_pgconn: object) -> list[list[object]]:
+        raise KeyboardInterrupt
+
+    try:
+        with session_factory(engine)() as s:
+            driver = s.connection().connection.driver_connection
+            monkeypatch.setattr(batch, "_exchange", interrupted)
+            with pytest.raises(KeyboardInterrupt):
+                complete_task(s, task_id, staff, {"catatan": "lengkap"})
+            assert driver is not None and driver.closed  # its state was unknown
+        monkeypatch.undo()
+        with session_factory(engine)() as s, s.begin():
+            complete_task(s, task_id, staff, {"catatan": "lengkap"})
+    finally:
+        engine.dispose()
+    assert_completed(session, task_id)
