@@ -190,17 +190,27 @@ def rollback_keeping_prepared(dbapi_connection: Any) -> None:
     server (a round trip), in case the transaction had created what they refer to. Every
     read-only session ends with a rollback, so no statement stayed prepared: each was planned
     again on every use (0.1-0.2 ms for a join). Jenjang changes its schema only in migrations,
-    and psycopg still forgets them after a DROP or ALTER. A connection in any other state than
-    an open or failed transaction goes through psycopg's own rollback.
+    and psycopg still forgets them after a DROP or ALTER. A connection with no transaction
+    open (the pool's reset after a commit) needs nothing; in any other state than an open or
+    failed transaction it goes through psycopg's own rollback.
     """
-    pgconn = dbapi_connection.pgconn
+    status = dbapi_connection.pgconn.transaction_status
+    if status == _IDLE:
+        return
     if (
-        pgconn.transaction_status in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
-        and pgconn.exec_(b"ROLLBACK").status == _COMMAND_OK
+        status in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
+        and dbapi_connection.pgconn.exec_(b"ROLLBACK").status == _COMMAND_OK
     ):
         return
     _Wire.forget(dbapi_connection)  # psycopg's rollback may deallocate every prepared statement
     dbapi_connection.rollback()  # raises the error as psycopg's own
+
+
+def commit_if_open(dbapi_connection: Any) -> None:
+    """Commit a psycopg connection, unless the batch's COMMIT already ended its transaction
+    (psycopg would find nothing to do, after its own locking and waiting)."""
+    if dbapi_connection.pgconn.transaction_status != _IDLE:
+        dbapi_connection.commit()
 
 
 _PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
@@ -253,9 +263,11 @@ class _Wire:
         return wire
 
     @classmethod
-    def forget(cls, driver: Any) -> None:
-        """The connection's prepared statements may be gone (DEALLOCATE ALL, DISCARD ALL)."""
-        wire = cls._of.get(driver)
+    def forget(cls, connection: Any) -> None:
+        """The connection's prepared statements may be gone (DEALLOCATE ALL, DISCARD ALL).
+
+        connection: psycopg's, or the pool's proxy of it."""
+        wire = cls._of.get(getattr(connection, "driver_connection", connection))
         if wire is not None:
             wire.prepared.clear()
 

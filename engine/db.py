@@ -45,6 +45,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     elif psycopg:
         batch.install(engine)
         engine.dialect.do_rollback = batch.rollback_keeping_prepared  # type: ignore[method-assign]
+        engine.dialect.do_commit = batch.commit_if_open  # type: ignore[method-assign]
         if not kwargs.get("pool_pre_ping"):
             event.listen(engine, "checkin", _checked_in)
             event.listen(engine, "checkout", _check_alive)

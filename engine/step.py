@@ -87,9 +87,12 @@ _SAVE_INSTANCE = (
         | {"lock_version": bindparam("p_version") + 1}
     )
 )
+# Open means no outcome yet (set with completed_at): `completed_at IS NULL` would let a table
+# without statistics yet (a new database, a bulk import) plan this through an open-task partial
+# index, scanning every open task for the one id.
 _COMPLETE_TASK = (
     update(TaskModel)
-    .where(TaskModel.id == bindparam("p_id"), TaskModel.completed_at.is_(None))
+    .where(TaskModel.id == bindparam("p_id"), TaskModel.outcome.is_(None))
     .values(
         completed_at=bindparam("p_at"),
         completed_by_id=bindparam("p_by"),
