@@ -29,8 +29,8 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from psycopg import Binary, pq
 from psycopg import errors as psycopg_errors
-from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError
@@ -81,6 +81,7 @@ _IDLE = pq.TransactionStatus.IDLE
 _COMMAND_OK, _TUPLES_OK = pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK
 _FATAL_ERROR, _PIPELINE_SYNC = pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.PIPELINE_SYNC
 _TEXT, _BINARY = PyFormat.TEXT, PyFormat.BINARY
+_BYTES = (bytes, bytearray, memoryview, Binary)  # sent as they are, not escaped as text
 _PENDING = "jenjang_batch"  # a connection's batch with statements not sent yet (its info)
 
 
@@ -232,7 +233,62 @@ def _numbered(sql: str) -> tuple[bytes, tuple[str, ...]]:
     return _PLACEHOLDER.sub(number, sql).encode(), tuple(names)
 
 
-_NUMBERED: dict[str, tuple[bytes, tuple[str, ...]]] = {}
+class _Plan:
+    """How one prebuilt statement goes on the wire: its text with `$n` placeholders and, per
+    placeholder, where the value comes from (a parameter, or a literal of the statement) and
+    the type's bind processor. Built once; SQLAlchemy's construct_params() per execution cost
+    more than the rest of sending it."""
+
+    def __init__(self, compiled: Any, params: dict[str, Any], guard: int | None) -> None:
+        self.compiled = compiled
+        self.sql: str = compiled.string
+        self.text, self.names = _numbered(self.sql if guard is None else _guarded(self.sql, guard))
+        processors = compiled._bind_processors
+        self.sources: list[tuple[str | None, Any, Any]] | None = []
+        for name in self.names:
+            bind = compiled.binds.get(name)
+            if name in params:
+                self.sources.append((name, None, processors.get(name)))
+            elif bind is not None and bind.callable is None and not bind.expanding:
+                self.sources.append((None, bind.value, processors.get(name)))
+            else:
+                self.sources = None  # anything else: SQLAlchemy's own way, every time
+                break
+        # Checked once against SQLAlchemy's own (repr: psycopg's wrappers such as Binary do
+        # not compare equal).
+        if self.sources is not None and repr(self._fast(params)) != repr(self._slow(params)):
+            self.sources = None
+
+    def args(self, params: dict[str, Any]) -> list[Any]:
+        """The values of the placeholders, in order, for one parameter set."""
+        return self._fast(params) if self.sources is not None else self._slow(params)
+
+    def _fast(self, params: dict[str, Any]) -> list[Any]:
+        assert self.sources is not None
+        args = []
+        for key, literal, process in self.sources:
+            value = literal if key is None else params[key]
+            args.append(value if process is None or value is None else process(value))
+        return args
+
+    def _slow(self, params: dict[str, Any]) -> list[Any]:
+        values = _bind(self.compiled, params)
+        return [values[name] for name in self.names]
+
+
+_PLANS: dict[tuple[int, str, tuple[str, ...], int], _Plan] = {}
+
+
+def _plan(
+    statement: Executable, conn: Connection, params: dict[str, Any], guard: int | None
+) -> _Plan:
+    """The statement's plan for these parameter names (guarded: with its check's number)."""
+    keys = tuple(params)
+    key = (id(statement), conn.dialect.name, keys, -1 if guard is None else guard)
+    plan = _PLANS.get(key)
+    if plan is None:
+        _PLANS[key] = plan = _Plan(_compiled(statement, conn, keys), params, guard)
+    return plan
 
 
 class _Wire:
@@ -300,26 +356,19 @@ class _Wire:
                 pgconn.send_query_params(self._begin_sql(), None)
                 expected.append(None)
             for number, item in enumerate(queued):
-                compiled = _compiled(item.statement, conn, tuple(item.params[0]))
-                item.sql = compiled.string
-                sql = item.sql
-                if commit and isinstance(item.check, _ExactlyOne) and len(item.params) == 1:
-                    sql = _guarded(sql, number)
-                numbered = _NUMBERED.get(sql)
-                if numbered is None:
-                    _NUMBERED[sql] = numbered = _numbered(sql)
-                text, names = numbered
-                name = self.prepared.get(text)
+                guarded = commit and isinstance(item.check, _ExactlyOne) and len(item.params) == 1
+                plan = _plan(item.statement, conn, item.params[0], number if guarded else None)
+                item.sql = plan.sql
+                name = self.prepared.get(plan.text)
                 if name is None:
                     self.serial += 1
                     name = f"jenjang_{self.serial}".encode()
-                    pgconn.send_prepare(name, text, None)
-                    expected.append((text, name))
+                    pgconn.send_prepare(name, plan.text, None)
+                    expected.append((plan.text, name))
                 item.count = -1
                 for params in item.params:
-                    values = _bind(compiled, params)
-                    args = [values[key] for key in names]
-                    formats = [_BINARY if isinstance(a, bytes) else _TEXT for a in args]
+                    args = plan.args(params)
+                    formats = [_BINARY if isinstance(a, _BYTES) else _TEXT for a in args]
                     buffers = self.transformer.dump_sequence(args, formats)
                     pgconn.send_query_prepared(name, buffers, self.transformer.formats)
                     expected.append(item)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 
 import pytest
-from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy import Engine, bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -256,3 +256,24 @@ def test_an_interrupted_trip_closes_the_connection_and_the_pool_replaces_it(
     finally:
         engine.dispose()
     assert_completed(session, task_id)
+
+
+def test_a_statement_with_a_computed_value_takes_sqlalchemys_own_binding(
+    db_engine: Engine, session: Session, staff: User
+) -> None:
+    """Values the batch cannot take from the parameters or the statement's literals (here a
+    callable default) are bound by SQLAlchemy on every execution."""
+    task_id = open_task(session, staff)
+    states = iter(["waiting", "running"])
+    statement = (
+        update(Instance)
+        .where(Instance.id == bindparam("p_id"))
+        .values(state=bindparam("p_state", callable_=lambda: next(states)))
+    )
+    instance_id = session.scalar(select(TaskModel.instance_id).where(TaskModel.id == task_id))
+    for expected in ("waiting", "running"):
+        with session_factory(db_engine)() as s, s.begin():
+            Batch.of(s.connection()).add(statement, {"p_id": instance_id}, exactly_one(KeyError()))
+            Batch.of(s.connection()).run()
+        session.expire_all()
+        assert session.scalar(select(Instance.state).where(Instance.id == instance_id)) == expected
