@@ -120,6 +120,31 @@ WHERE audit_head.id = 1 AND c.n = CAST(:count AS bigint)
 """
 )
 
+# The same for the usual single row (a task completed, an instance started), without the
+# JSON decoding, the recursion and the joins: about half the server's time.
+_CHAIN_ONE = text(
+    """
+WITH head AS (
+    SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE
+), new AS (
+    SELECT h.last_id + 1 AS id, encode(sha256(convert_to(
+        '[' || (h.last_id + 1) || ',' || CAST(:middle AS text) || ',"' || h.last_hash || '"]',
+        'UTF8')), 'hex') AS hash
+    FROM (SELECT) AS one LEFT JOIN head AS h ON true
+), written AS (
+    INSERT INTO audit_entry (id, at, actor, action, process_key, instance_id, task_id,
+                             element_id, detail, hash)
+    SELECT n.id, CAST(:at AS timestamp), CAST(:actor AS varchar), CAST(:action AS varchar),
+           CAST(:process_key AS varchar), CAST(:instance_id AS integer),
+           CAST(:task_id AS integer), CAST(:element_id AS varchar), CAST(:detail AS text), n.hash
+    FROM new AS n
+)
+UPDATE audit_head SET last_id = n.id, last_hash = n.hash
+FROM new AS n
+WHERE audit_head.id = 1
+"""
+)
+
 
 def _as_json(rows: list[dict[str, Any]]) -> str:
     """The rows as one JSON parameter: psycopg adapts one text far faster than nine arrays."""
@@ -145,8 +170,11 @@ def write(session: Session, rows: list[dict[str, Any]], send: bool = True) -> No
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         batch = Batch.of(conn)
-        params = {"rows": _as_json(rows), "count": len(rows)}
-        batch.add(_CHAIN, params)  # no head row: the insert fails (NULL id), nothing is kept
+        # No head row: the insert fails (NULL id), nothing is kept.
+        if len(rows) == 1:
+            batch.add(_CHAIN_ONE, {f: rows[0][f] for f in CONTENT} | {"middle": _content(rows[0])})
+        else:
+            batch.add(_CHAIN, {"rows": _as_json(rows), "count": len(rows)})
         if send:
             batch.run()
         return

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
+import pytest
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.models import AuditEntry
+from engine.models import AuditEntry, AuditHead
 from engine.runtime import complete_task, start_instance
 from tests.conftest import deploy_files, make_user
 
@@ -104,9 +106,11 @@ def test_inserted_row_is_found(session: Session) -> None:
     assert message == "audit row 4: content was changed, or row 3 was rewritten"
 
 
-def test_rows_written_together_chain_as_python_would_hash_them(session: Session) -> None:
-    """On PostgreSQL the server numbers and hashes the rows; the hashes must be exactly what
-    engine.audit.digest computes, for text beyond ASCII and empty fields too."""
+@pytest.mark.parametrize("together", [True, False], ids=["together", "one-by-one"])
+def test_rows_written_chain_as_python_would_hash_them(session: Session, together: bool) -> None:
+    """On PostgreSQL the server numbers and hashes the rows (one statement for several rows,
+    a shorter one for a single row); the hashes must be exactly what engine.audit.digest
+    computes, for text beyond ASCII and empty fields too."""
     _some_history(session)
     head = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
     rows = [
@@ -115,7 +119,8 @@ def test_rows_written_together_chain_as_python_would_hash_them(session: Session)
         audit.entry("Ñoño", "catatan", element_id="t1", detail={"emoji": "🎓", "n": None}),
     ]
     expected = [dict(row) for row in rows]
-    audit.write(session, rows)
+    for part in [rows] if together else [[row] for row in rows]:
+        audit.write(session, part)
     session.commit()
     for number, row in enumerate(expected, start=5):  # after the history's four rows
         row["id"] = number
@@ -127,3 +132,18 @@ def test_rows_written_together_chain_as_python_would_hash_them(session: Session)
     assert [r.id for r in stored] == [5, 6, 7]
     assert stored[0].detail == expected[0]["detail"]
     assert audit.verify(session).ok
+
+
+@pytest.mark.parametrize("db_engine", ["postgres"], indirect=True)
+@pytest.mark.parametrize("count", [1, 2])
+def test_without_the_head_row_nothing_is_written_unchained(session: Session, count: int) -> None:
+    """The head row comes with the schema (migration 0001); should it be gone, the server's
+    chain statement fails rather than insert rows that chain to nothing."""
+    _some_history(session)
+    session.execute(delete(AuditHead))
+    session.commit()
+    before = session.scalar(select(func.count()).select_from(AuditEntry))
+    with pytest.raises(IntegrityError, match="audit_entry"):
+        audit.write(session, [audit.entry("pegawai1", "catatan") for _ in range(count)])
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(AuditEntry)) == before
