@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import engine.hr as hr  # noqa: E402
-from bench.common import reset_schema  # noqa: E402
+from bench.common import DOC, replace_section, reset_schema  # noqa: E402
 from engine import announcements, reports, reports_hr  # noqa: E402
 from engine.db import make_engine, session_factory, upgrade  # noqa: E402
 from engine.deploy import deploy  # noqa: E402
@@ -517,10 +517,8 @@ def main() -> None:
 def record(
     args: argparse.Namespace, counts: dict[str, int], results: list[tuple[str, float, float]]
 ) -> None:
-    """Append this run's table to docs/benchmarks.md."""
-    path = ROOT / "docs" / "benchmarks.md"
+    """Write this run's table to its section of docs/benchmarks.md, in place."""
     lines = [
-        "",
         SECTION,
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, Python "
@@ -537,10 +535,9 @@ def record(
         "| report | best ms | worst ms |",
         "|---|---:|---:|",
         *(f"| {name} | {best:.1f} | {worst:.1f} |" for name, best, worst in results),
-        "",
     ]
-    with path.open("a", encoding="utf-8") as out:
-        out.write("\n".join(lines))
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+    DOC.write_text(replace_section(text, SECTION, "\n".join(lines) + "\n"), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import zlib
+from pathlib import Path
+
+import pytest
 
 from bench.common import percentile, replace_section
 from bench.scale import clone_nik, new_nik, rewrite_state
@@ -31,3 +35,21 @@ def test_a_cloned_state_carries_the_clone_identity() -> None:
         b'{"nik":"3500000000000007","nomor":"F-00001-K00000007"}'
     )
     assert len(clone_nik(1)) == len(new_nik(1)) == 16 and clone_nik(1) != new_nik(1)
+
+
+def test_the_reports_bench_rewrites_its_section_instead_of_appending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bench.reports as reports
+
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n## Storage\n\nkept\n")
+    monkeypatch.setattr(reports, "DOC", doc)
+    args = argparse.Namespace(applications=10, employees=2, repeat=1)
+    counts = {"applications": 10, "tasks": 20, "employees": 2}
+    reports.record(args, counts, [("funnel", 1.0, 2.0)])
+    reports.record(args, counts, [("funnel", 3.0, 4.0)])
+    text = doc.read_text()
+    assert text.count(reports.SECTION) == 1
+    assert "| funnel | 3.0 | 4.0 |" in text and "| funnel | 1.0 |" not in text
+    assert "## Storage\n\nkept\n" in text
