@@ -88,7 +88,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/storage.py --url "$(BENCH_URL)" --reset --record
 	$(BIN)/python bench/engine_step.py -n 300 --url "$(BENCH_URL)" --reset --record
 	$(BIN)/python bench/http_load.py --url "$(BENCH_URL)" --reset --record
-	$(BIN)/python bench/http_load.py --url "$(BENCH_URL)" --reset --applications 20000 --share 1.0 --duration 30 --record
+	$(BIN)/python bench/http_load.py --url "$(BENCH_URL)" --reset --applications 40000 --share 1.0 --duration 30 --record
 	$(BIN)/python bench/reports.py --url "$(BENCH_URL)" --reset --record
 
 bench-quick: $(BENCH_STAMP)
