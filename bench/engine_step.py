@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import percentile, progress, reset_schema  # noqa: E402
+from bench.common import percentile, progress, replace_section, reset_schema  # noqa: E402
 from engine.db import make_engine, session_factory, upgrade  # noqa: E402
 from engine.deploy import deploy  # noqa: E402
 from engine.models import AuditEntry, Instance, TaskModel  # noqa: E402
@@ -168,12 +168,7 @@ def record(lines: list[str], command: str, backend: str = "SQLite file (WAL)") -
         f"load average {load}\n\n"
         "```\n" + "\n".join(lines) + "\n```\n"
     )
-    if section in text:
-        head, _, rest = text.partition(section)
-        tail = rest.split("\n## ", 1)
-        text = head + body + ("\n## " + tail[1] if len(tail) > 1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
+    text = replace_section(text, section, body)
     path.parent.mkdir(exist_ok=True)
     path.write_text(text)
 

@@ -36,20 +36,6 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement, Executable
 
-# Keyed by the statement object (kept alive here, so its id is never reused): only the
-# engine's prebuilt module-level statements go through a Batch.
-_COMPILED: dict[tuple[int, str, tuple[str, ...]], tuple[Executable, Any]] = {}
-
-
-def _compiled(statement: Executable, conn: Connection, keys: tuple[str, ...]) -> Any:
-    key = (id(statement), conn.dialect.name, keys)
-    entry = _COMPILED.get(key)
-    if entry is None:
-        assert isinstance(statement, ClauseElement)
-        compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys) or None)
-        _COMPILED[key] = entry = (statement, compiled)
-    return entry[1]
-
 
 class _ExactlyOne:
     """A row-count check: the statement must have touched one row, else `error` is raised."""
@@ -276,7 +262,9 @@ class _Plan:
         return [values[name] for name in self.names]
 
 
-_PLANS: dict[tuple[int, str, tuple[str, ...], int], _Plan] = {}
+# Keyed by the statement object (kept alive by its plan, so its id is never reused): only the
+# engine's prebuilt module-level statements go through a Batch.
+_PLANS: dict[tuple[int, str, tuple[str, ...], int], tuple[Executable, _Plan]] = {}
 
 
 def _plan(
@@ -285,10 +273,12 @@ def _plan(
     """The statement's plan for these parameter names (guarded: with its check's number)."""
     keys = tuple(params)
     key = (id(statement), conn.dialect.name, keys, -1 if guard is None else guard)
-    plan = _PLANS.get(key)
-    if plan is None:
-        _PLANS[key] = plan = _Plan(_compiled(statement, conn, keys), params, guard)
-    return plan
+    entry = _PLANS.get(key)
+    if entry is None:
+        assert isinstance(statement, ClauseElement)
+        compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys) or None)
+        _PLANS[key] = entry = (statement, _Plan(compiled, params, guard))
+    return entry[1]
 
 
 class _Wire:

@@ -53,3 +53,22 @@ def test_the_reports_bench_rewrites_its_section_instead_of_appending(
     assert text.count(reports.SECTION) == 1
     assert "| funnel | 3.0 | 4.0 |" in text and "| funnel | 1.0 |" not in text
     assert "## Storage\n\nkept\n" in text
+
+
+def test_the_engine_step_bench_replaces_its_own_section_not_the_postgresql_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SQLite section's heading starts the PostgreSQL one's: only a whole heading line
+    names a section, whichever comes first on the page."""
+    import bench.engine_step as engine_step
+
+    (tmp_path / "docs").mkdir()
+    doc = tmp_path / "docs" / "benchmarks.md"
+    pg = f"{engine_step.SECTION} on PostgreSQL"
+    doc.write_text(f"# Benchmarks\n\n{pg}\n\npg figures\n\n{engine_step.SECTION}\n\nold\n")
+    monkeypatch.setattr(engine_step, "ROOT", tmp_path)
+    engine_step.record(["sqlite figures"], "python bench/engine_step.py --record")
+    text = doc.read_text()
+    assert f"{pg}\n\npg figures\n" in text
+    assert "sqlite figures" in text and "old" not in text
+    assert text.count(pg) == 1 and text.count(engine_step.SECTION + "\n") == 1
